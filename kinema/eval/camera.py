@@ -1,0 +1,151 @@
+"""Shot cuts and camera motion from the background texture and the objects, pixels only.
+
+Contract:
+- `background_images(frames, labels)`: gray frames with every object and floor pixel replaced by
+  the frame's background level, so only the texture (stars, stripes) is left to compare.
+- `texture_shift(a, b)`: (dx, dy, peak) from phase correlation: how far b's texture moved
+  relative to a (pixels, subpixel), and how alike they are (1 = same texture, ~0 = unrelated).
+- `find_cuts(...)`: frames that start a new shot (always including 0).
+- `pan_per_frame(...)` and `zoom_factor(...)`: camera motion within a shot. A camera panning left
+  makes the world scroll right, so the texture shift is minus the camera motion.
+
+Why the background: in the world the camera is the only thing that moves the texture, so texture
+shift is camera motion and a sudden change of texture (new framing) is a cut. Objects vote too,
+because a learned model may paint a flat background: when every visible object changes size at
+once, or all jump together, the framing changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from kinema.eval.detect import BACKGROUND, Detection
+
+TEXTURE_RELIABLE = 0.3  # median phase-correlation peak above which the texture decides cuts
+CUT_PEAK_RATIO = 0.45  # a pair whose peak drops below this fraction of the median is a cut
+CUT_AREA_RATIO = 1.3  # every common object changing area by this factor at once: new framing
+
+
+def background_images(frames: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, H, W) float32 gray texture (zero where blanked) and the (T, H, W) mask of kept pixels."""
+    gray = frames.astype(np.float32).mean(-1)
+    bg = labels == BACKGROUND
+    # Grow the blank around objects: their anti-aliased edges are not texture.
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = ndimage.generate_binary_structure(2, 1)
+    blank = ndimage.binary_dilation(~bg, structure=structure, iterations=1)
+    out = np.zeros_like(gray)
+    keep = ~blank
+    for t in range(len(gray)):
+        if keep[t].sum() < 16:
+            keep[t] = False
+            continue
+        level = float(np.median(gray[t][keep[t]]))
+        out[t] = np.where(keep[t], gray[t] - level, 0.0)
+    return out, keep
+
+
+def _window(height: int, width: int) -> np.ndarray:
+    return np.outer(np.hanning(height), np.hanning(width)).astype(np.float32) + 1e-3
+
+
+def texture_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Phase correlation of two texture images: (dx, dy, peak); b ~ a moved by (dx, dy)."""
+    if not a.any() or not b.any():
+        return 0.0, 0.0, 0.0
+    win = _window(*a.shape)
+    fa, fb = np.fft.fft2(a * win), np.fft.fft2(b * win)
+    cross = fb * np.conj(fa)
+    power = np.abs(cross)
+    # Regularised normalisation: pure phase correlation amplifies bins that hold only noise.
+    corr = np.real(np.fft.ifft2(cross / (power + 0.05 * power.max() + 1e-9)))
+    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    peak = float(corr[iy, ix])
+    h, w = corr.shape
+
+    def sub(c_m: float, c_0: float, c_p: float) -> float:  # parabola through three samples
+        denom = c_m - 2 * c_0 + c_p
+        return 0.0 if denom >= 0 else float(0.5 * (c_m - c_p) / denom)
+
+    dy = iy + sub(corr[(iy - 1) % h, ix], corr[iy, ix], corr[(iy + 1) % h, ix])
+    dx = ix + sub(corr[iy, (ix - 1) % w], corr[iy, ix], corr[iy, (ix + 1) % w])
+    dy = dy - h if dy > h / 2 else dy
+    dx = dx - w if dx > w / 2 else dx
+    return float(dx), float(dy), peak
+
+
+def pair_shifts(texture: np.ndarray) -> np.ndarray:
+    """(T, 3): texture shift and peak from frame t-1 to t; row 0 is (0, 0, 1)."""
+    out = np.zeros((len(texture), 3), dtype=np.float64)
+    out[0, 2] = 1.0
+    for t in range(1, len(texture)):
+        out[t] = texture_shift(texture[t - 1], texture[t])
+    return out
+
+
+def find_cuts(shifts: np.ndarray, per_frame: list[list[Detection]], min_side: int) -> list[int]:
+    """Frames that start a shot: texture decorrelates, or every common object resizes or jumps."""
+    cuts = [0]
+    peaks = shifts[1:, 2]
+    reliable = len(peaks) > 0 and float(np.median(peaks)) > TEXTURE_RELIABLE
+    for t in range(1, len(per_frame)):
+        texture_cut = reliable and shifts[t, 2] < CUT_PEAK_RATIO * float(np.median(peaks))
+        if texture_cut or _objects_reframed(per_frame[t - 1], per_frame[t], min_side):
+            if t - cuts[-1] >= 2:  # a shot lasts at least two frames; ignore double triggers
+                cuts.append(t)
+    return cuts
+
+
+def _objects_reframed(before: list[Detection], after: list[Detection], min_side: int) -> bool:
+    pairs = []
+    for a in before:
+        same = [b for b in after if b.color == a.color]
+        if len(same) == 1 and not (a.touches_edge or same[0].touches_edge or a.touches_other or same[0].touches_other):
+            pairs.append((a, same[0]))
+    if not pairs:
+        return False
+    ratios = [max(a.area, b.area) / max(1e-6, min(a.area, b.area)) for a, b in pairs]
+    if all(r > CUT_AREA_RATIO for r in ratios):
+        return True
+    if len(pairs) >= 2:
+        jumps = np.array([[b.x - a.x, b.y - a.y] for a, b in pairs])
+        mean = jumps.mean(0)
+        together = np.linalg.norm(jumps - mean, axis=1).max() < 0.05 * min_side
+        return bool(together and np.linalg.norm(mean) > 0.3 * min_side)
+    return False
+
+
+def pan_per_frame(shifts: np.ndarray, cuts: list[int]) -> np.ndarray:
+    """(T, 2) texture motion in pixels/frame, per frame; 0 at each shot's first frame."""
+    pan = shifts[:, :2].copy()
+    for c in cuts:
+        pan[c] = 0.0
+    return pan
+
+
+def zoom_factor(texture: np.ndarray, keep: np.ndarray, start: int, stop: int) -> tuple[float, float]:
+    """(scale, ncc): how much larger the texture looks at frame stop-1 than at start."""
+    if stop - start < 2:
+        return 1.0, 0.0
+    a, b = texture[start], texture[stop - 1]
+    if not a.any() or not b.any():
+        return 1.0, 0.0
+    keep_a, keep_b = keep[start].astype(np.float32), keep[stop - 1]
+    h, w = a.shape
+    center = np.array([(h - 1) / 2, (w - 1) / 2])
+    best = (1.0, -1.0)
+    for scale in np.geomspace(0.5, 2.0, 33):
+        # Output pixel p shows input pixel center + (p - center) / scale.
+        matrix = np.eye(2) / scale
+        offset = center - matrix @ center
+        warped = ndimage.affine_transform(a, matrix, offset=offset, order=1, cval=0.0)
+        warped_keep = ndimage.affine_transform(keep_a, matrix, offset=offset, order=0, cval=0.0)
+        valid = (warped_keep > 0.5) & keep_b
+        if valid.sum() < 32:
+            continue
+        x, y = warped[valid], b[valid]
+        ncc = float(((x - x.mean()) * (y - y.mean())).sum() / (np.sqrt(((x - x.mean()) ** 2).sum() * ((y - y.mean()) ** 2).sum()) + 1e-6))
+        if ncc > best[1]:
+            best = (float(scale), ncc)
+    return best

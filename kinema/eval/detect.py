@@ -1,0 +1,243 @@
+"""Pixels to objects: per-frame detections of the world's palette objects, from pixels alone.
+
+Contract: `detect(frames)` takes uint8 frames (T, H, W, 3) and returns, per frame, the objects it
+sees (`Detection`: palette color, centroid, soft area, bbox, shape, rotation, whether it touches
+the frame edge) plus the frame's background color and floor line. `kinema.eval.analyze.analyze(frames, fps)` adds
+tracks over time (`track.py`), shot cuts and camera motion (`camera.py`) into one `Analysis`.
+Nothing here reads a scene or ground truth: a generated MP4 and a world render go the same way.
+
+How, and why that way:
+- Each pixel takes the nearest palette color if it is within `COLOR_RADIUS` (RGB distance) and
+  nearer to it than to the frame's background and the floor gray. A distance threshold, not exact
+  equality, so blur, H.264 chroma noise and a learned model's slight color shifts still count,
+  while anti-aliased edge mixtures (half object, half background) mostly fall out.
+- The background color is estimated per frame (median of pixels far from every object color), so
+  a model that renders "black" as (25, 20, 20) is still read correctly.
+- Shape from angular Fourier moments of the mask, |sum r^2 e^{i n theta}| / sum r^2: a circle has
+  none, a square a strong 4-fold one, a triangle a strong 3-fold one. They are rotation invariant
+  (a spinning square stays a square) and their phase is the rotation (arg / n), which is what the
+  spin metric needs; fill ratio alone confuses a 45-degree square with a triangle.
+- Area is soft: each pixel near the component counts by how far it lies from the background
+  toward the object color, so anti-aliased edges count by coverage and sizes come out unbiased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from kinema.world.palette import COLORS, FLOOR_COLOR, FLOOR_FRACTION, SIZES
+
+COLOR_NAMES: tuple[str, ...] = tuple(COLORS)
+PALETTE = np.array([COLORS[c] for c in COLOR_NAMES], dtype=np.float32)  # (9, 3)
+FLOOR = np.array(FLOOR_COLOR, dtype=np.float32)
+COLOR_RADIUS = 72.0  # below the closest palette pair (orange-yellow, 81) so neighbours never swap
+BACKGROUND, FLOOR_LABEL = -1, -2
+# Smallest component kept, as a fraction of a small object's area: drops stars, noise specks and
+# edge slivers, keeps an object mostly outside the frame.
+MIN_AREA_FRACTION = 0.15
+# Shape thresholds on the Fourier moments, measured on anti-aliased renders from 7 px up (circle
+# a3, a4 < 0.1; square a4 0.26-0.30; triangle a3 0.36-0.61) with room for blur.
+SQUARE_A4, TRIANGLE_A3 = 0.16, 0.2
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object seen in one frame. Pixels, image coordinates (x right, y down)."""
+
+    frame: int
+    color: str
+    x: float  # centroid
+    y: float
+    area: float  # soft area in pixels (anti-aliased edges count by coverage)
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+    shape: str  # circle, square, triangle, or "unknown" when cut by the frame edge
+    angle: float  # rotation in degrees within the shape's symmetry period (0 for a circle)
+    touches_edge: bool  # partly outside the frame: shape and size are not trusted
+    touches_other: bool = False  # borders another object (occlusion, contact): shape and size suspect
+
+    @property
+    def diameter(self) -> float:
+        """Side or diameter in pixels implied by the area and shape (the WORLD.md size)."""
+        return equivalent_diameter(self.area, self.shape)
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """What the classifier saw in one frame, for the quality and smoothness metrics."""
+
+    background: tuple[float, float, float]
+    floor_top: int | None  # first floor row, or None when the frame shows no floor band
+    classified: float  # fraction of pixels close to some class (object, background, floor)
+    background_noise: float  # median absolute deviation of background pixels (RGB units)
+    edge_width: float  # unclassified boundary pixels per object boundary pixel (blur)
+
+
+def equivalent_diameter(area: float, shape: str) -> float:
+    """Diameter (circle) or side (square, triangle) of a shape of this area."""
+    if shape == "square":
+        return float(np.sqrt(area))
+    if shape == "triangle":  # equilateral, side s: area = sqrt(3)/4 s^2
+        return float(np.sqrt(area * 4.0 / np.sqrt(3.0)))
+    return float(2.0 * np.sqrt(area / np.pi))
+
+
+def _floor_top(frame: np.ndarray) -> int | None:
+    """First row of a gray band along the bottom edge, or None."""
+    height = frame.shape[0]
+    gray_rows = (np.linalg.norm(frame - FLOOR, axis=-1) < 40.0).mean(axis=1) > 0.6  # (H,)
+    top = height
+    while top > 0 and gray_rows[top - 1]:
+        top -= 1
+    # A floor is about 1/8 of the height; accept half to 2.5 times that, not a gray frame.
+    band = height - top
+    if band < max(1, int(height * FLOOR_FRACTION * 0.5)) or band > height * FLOOR_FRACTION * 2.5:
+        return None
+    return top
+
+
+def classify(frames: np.ndarray) -> tuple[np.ndarray, list[FrameStats], np.ndarray]:
+    """Label each pixel: palette index 0..8, BACKGROUND (-1) or FLOOR_LABEL (-2).
+
+    Returns labels (T, H, W) int8, per-frame stats, and per-pixel local background (T, H, W, 3)
+    (background or floor color), which the soft area needs.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    pixels = frames.astype(np.float32)
+    dist = np.linalg.norm(pixels[..., None, :] - PALETTE, axis=-1)  # (T, H, W, 9)
+    nearest = dist.argmin(-1)
+    near_dist = np.take_along_axis(dist, nearest[..., None], -1)[..., 0]
+    labels = np.full(frames.shape[:3], BACKGROUND, dtype=np.int8)
+    local_bg = np.empty_like(pixels)
+    stats: list[FrameStats] = []
+    for t, frame in enumerate(pixels):
+        far = near_dist[t] > COLOR_RADIUS * 1.3
+        floor_top = _floor_top(frame)
+        upper = far[:floor_top] if floor_top is not None else far
+        sample = frame[: floor_top or frame.shape[0]][upper]
+        bg = np.median(sample, axis=0) if len(sample) > 16 else np.median(frame.reshape(-1, 3), axis=0)
+        local = np.broadcast_to(bg, frame.shape).copy()
+        if floor_top is not None:
+            local[floor_top:] = FLOOR
+        d_bg = np.linalg.norm(frame - local, axis=-1)
+        d_floor = np.linalg.norm(frame - FLOOR, axis=-1)
+        is_obj = (near_dist[t] < COLOR_RADIUS) & (near_dist[t] < d_bg) & (near_dist[t] < d_floor)
+        lab = np.where(is_obj, nearest[t], BACKGROUND).astype(np.int8)
+        if floor_top is not None:
+            lab[floor_top:][~is_obj[floor_top:]] = FLOOR_LABEL
+        labels[t] = lab
+        local_bg[t] = local
+        stats.append(_frame_stats(frame, lab, d_bg, near_dist[t], bg, floor_top))
+    return labels, stats, local_bg
+
+
+def _frame_stats(
+    frame: np.ndarray, lab: np.ndarray, d_bg: np.ndarray, near: np.ndarray, bg: np.ndarray, floor_top: int | None
+) -> FrameStats:
+    # "Classified": close to its class, not merely nearest. Background texture is faint, so 40.
+    close = np.where(lab >= 0, near < COLOR_RADIUS * 0.75, d_bg < 40.0)
+    bg_pixels = frame[lab == BACKGROUND]
+    noise = float(np.median(np.abs(bg_pixels - np.median(bg_pixels, axis=0)))) if len(bg_pixels) else 255.0
+    obj = lab >= 0
+    boundary = obj & ~ndimage.binary_erosion(obj)
+    ring = ndimage.binary_dilation(obj, iterations=2) & ~obj
+    # Pixels around objects that are neither object nor clean background: the blur band. A crisp,
+    # anti-aliased edge leaves about one such pixel per boundary pixel or fewer.
+    unclear = ring & (d_bg > 40.0)
+    edge = float(unclear.sum() / max(1, boundary.sum()))
+    return FrameStats(tuple(float(v) for v in bg), floor_top, float(close.mean()), noise, edge)  # type: ignore[arg-type]
+
+
+def min_area(height: int, width: int) -> float:
+    small = SIZES["small"] * min(height, width)
+    return max(4.0, MIN_AREA_FRACTION * small * small)
+
+
+def detect(frames: np.ndarray) -> tuple[list[list[Detection]], list[FrameStats], np.ndarray]:
+    """Per-frame detections, frame stats and pixel labels (see `classify`) for uint8 (T, H, W, 3)."""
+    labels, stats, local_bg = classify(frames)
+    t_count, height, width = labels.shape
+    pixels = frames.astype(np.float32)
+    per_frame: list[list[Detection]] = [[] for _ in range(t_count)]
+    # Label all frames at once with a structure that never links across time.
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = ndimage.generate_binary_structure(2, 2)
+    smallest = min_area(height, width)
+    for index, name in enumerate(COLOR_NAMES):
+        mask = labels == index
+        if not mask.any():
+            continue
+        comp, count = ndimage.label(mask, structure=structure)
+        sizes = np.bincount(comp.ravel(), minlength=count + 1)
+        for lbl, sl in enumerate(ndimage.find_objects(comp), start=1):
+            if sl is None or sizes[lbl] < smallest:
+                continue
+            t = sl[0].start
+            det = _describe(comp[t] == lbl, pixels[t], local_bg[t], labels[t], index, name, t, sl[1], sl[2])
+            per_frame[t].append(det)
+    return per_frame, stats, labels
+
+
+def _describe(
+    mask: np.ndarray,
+    frame: np.ndarray,
+    local_bg: np.ndarray,
+    labels: np.ndarray,
+    index: int,
+    name: str,
+    t: int,
+    rows: slice,
+    cols: slice,
+) -> Detection:
+    height, width = mask.shape
+    # Soft area over the component grown by one pixel, skipping other objects' pixels.
+    r0, r1 = max(0, rows.start - 2), min(height, rows.stop + 2)
+    c0, c1 = max(0, cols.start - 2), min(width, cols.stop + 2)
+    sub = mask[r0:r1, c0:c1]
+    grown = ndimage.binary_dilation(sub) & ((labels[r0:r1, c0:c1] < 0) | sub)
+    color = PALETTE[index]
+    bg = local_bg[r0:r1, c0:c1]
+    span = color - bg
+    alpha = ((frame[r0:r1, c0:c1] - bg) * span).sum(-1) / np.maximum((span * span).sum(-1), 1.0)
+    alpha = np.clip(alpha, 0.0, 1.0)
+    weight = np.where(sub, 1.0, np.where(grown, alpha, 0.0))
+    area = float(weight.sum())
+    yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float32)
+    cx = float((weight * xx).sum() / area)
+    cy = float((weight * yy).sum() / area)
+    touches = rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width
+    ring_labels = labels[r0:r1, c0:c1][ndimage.binary_dilation(sub, iterations=2) & ~sub]
+    touches_other = bool(((ring_labels >= 0) & (ring_labels != index)).any())
+    shape, angle = _shape(xx[sub] - cx, yy[sub] - cy)
+    return Detection(
+        frame=t,
+        color=name,
+        x=cx + 0.5,  # pixel centers sit at +0.5 in continuous coordinates
+        y=cy + 0.5,
+        area=area,
+        bbox=(cols.start, rows.start, cols.stop, rows.stop),
+        shape="unknown" if touches else shape,
+        angle=angle,
+        touches_edge=bool(touches),
+        touches_other=touches_other,
+    )
+
+
+def _shape(dx: np.ndarray, dy: np.ndarray) -> tuple[str, float]:
+    """Circle, square or triangle from 3- and 4-fold angular moments; rotation from their phase."""
+    r2 = dx * dx + dy * dy
+    total = float(r2.sum())
+    if total <= 0 or len(dx) < 5:
+        return "unknown", 0.0
+    theta = np.arctan2(dy, dx)
+    m3 = complex((r2 * np.exp(3j * theta)).sum()) / total
+    m4 = complex((r2 * np.exp(4j * theta)).sum()) / total
+    a3, a4 = abs(m3), abs(m4)
+    if a3 >= TRIANGLE_A3 and a3 > a4:
+        return "triangle", float(np.degrees(np.angle(m3)) / 3.0) % 120.0
+    if a4 >= SQUARE_A4:
+        return "square", float(np.degrees(np.angle(m4)) / 4.0) % 90.0
+    return "circle", 0.0
