@@ -69,8 +69,9 @@ class Analysis:
         center = np.array([self.width / 2, self.height / 2])
         for i, det in enumerate(track.detections):
             shot = self.shots[self.shot_index(det.frame)]
-            # Texture shift accumulated since the shot began: the world moved that much on screen.
-            moved = self.texture_motion[shot.start + 1 : det.frame + 1].sum(0) if det.frame > shot.start else 0.0
+            # The world's camera moves at constant speed within a shot, so the shot's median texture
+            # shift times the frames elapsed beats summing noisy per-frame shifts.
+            moved = np.array(shot.texture_motion) * (det.frame - shot.start)
             span = max(1, shot.stop - 1 - shot.start)
             zoom_now = shot.zoom ** ((det.frame - shot.start) / span)
             out[i] = center + (out[i] - center) / zoom_now - moved
@@ -95,7 +96,9 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
     for start, stop in zip(bounds[:-1], bounds[1:]):
         inner = motion[start + 1 : stop]
         median = tuple(float(v) for v in np.median(inner, axis=0)) if len(inner) else (0.0, 0.0)
-        zoom, confidence = camera.zoom_factor(texture, keep, start, stop)
+        # The world's camera pans or zooms, never both; a pan would fool the scale search.
+        panning = float(np.hypot(*median)) > camera.PAN_NOISE
+        zoom, confidence = (1.0, 0.0) if panning else camera.zoom_factor(texture, keep, start, stop)
         shots.append(ShotMotion(start, stop, median, zoom, confidence))  # type: ignore[arg-type]
     peaks = shifts[1:, 2]
     return Analysis(

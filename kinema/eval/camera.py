@@ -24,6 +24,7 @@ from kinema.eval.detect import BACKGROUND, Detection
 
 TEXTURE_RELIABLE = 0.3  # median phase-correlation peak above which the texture decides cuts
 CUT_PEAK_RATIO = 0.45  # a pair whose peak drops below this fraction of the median is a cut
+PAN_NOISE = 0.3  # pixels/frame of texture motion that still counts as a still camera
 CUT_AREA_RATIO = 1.3  # every common object changing area by this factor at once: new framing
 
 
