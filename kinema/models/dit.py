@@ -1,0 +1,191 @@
+"""Diffusion transformer over spacetime patches of the video latent (DiT with adaLN-Zero).
+
+Contract: `DiT(latent, timesteps, text)` returns the rectified-flow velocity with the latent's
+shape (B, C, F, H, W). `timesteps` is (B,) or per latent frame (B, F): a frame with t = 0 is given
+clean (image/video conditioning), others are being generated, and each frame's tokens are
+modulated by their own timestep. Any latent grid works (3D RoPE positions, no learned position
+table), so one model serves every size, aspect ratio and duration.
+
+Reads top to bottom like the DiT paper: patch embedding, conditioning, block, final layer, model,
+presets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from kinema.models.layers import (
+    MLP,
+    CrossAttention,
+    SelfAttention,
+    modulate,
+    rope_frequencies,
+    split_rope_dims,
+    timestep_embedding,
+)
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    latent_channels: int = 16  # must match the VAE
+    patch: tuple[int, int, int] = (1, 2, 2)  # (frames, rows, cols) of latent per token
+    width: int = 256
+    depth: int = 8
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    text_dim: int = 384  # MiniLM-L6 hidden size
+    frequency_dim: int = 256  # sinusoidal timestep features
+
+
+PRESETS: dict[str, DiTConfig] = {
+    # The shipped CPU model: ~8M parameters, 144 tokens for a 4-second 64x64 clip.
+    "tiny": DiTConfig(width=256, depth=8, heads=4),
+    "small": DiTConfig(width=384, depth=12, heads=6),  # ~30M, one GPU
+    "base": DiTConfig(width=768, depth=12, heads=12),  # ~130M, GPU cluster
+    "large": DiTConfig(width=1024, depth=24, heads=16),  # ~450M
+}
+
+
+@dataclass
+class TextContext:
+    """Text conditioning as the model consumes it (token states, padding mask, pooled vector)."""
+
+    tokens: torch.Tensor  # (B, L, text_dim)
+    mask: torch.Tensor  # (B, L) bool
+    pooled: torch.Tensor  # (B, text_dim)
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        d = cfg.width
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.attn = SelfAttention(d, cfg.heads)
+        self.norm_cross = nn.LayerNorm(d, eps=1e-6)
+        self.cross = CrossAttention(d, d, cfg.heads)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.mlp = MLP(d, cfg.mlp_ratio)
+        # adaLN-Zero: shift/scale/gate for attention and MLP from the (per-frame) conditioning.
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, F, S, d): tokens grouped by latent frame
+        cond: torch.Tensor,  # (B, F, d)
+        rotations: torch.Tensor,
+        text_kv: tuple[torch.Tensor, torch.Tensor],
+        text_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        frames = x.shape[1]
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).unsqueeze(2).chunk(6, dim=-1)
+        h = modulate(self.norm1(x), shift1, scale1)
+        h = self.attn(rearrange(h, "b f s d -> b (f s) d"), rotations)
+        x = x + gate1 * rearrange(h, "b (f s) d -> b f s d", f=frames)
+        h = self.cross(rearrange(self.norm_cross(x), "b f s d -> b (f s) d"), text_kv, text_mask)
+        x = x + rearrange(h, "b (f s) d -> b f s d", f=frames)
+        return x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, cfg: DiTConfig, patch_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(cfg.width, elementwise_affine=False, eps=1e-6)
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.width, 2 * cfg.width))
+        self.linear = nn.Linear(cfg.width, patch_dim)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.modulation(cond).unsqueeze(2).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class DiT(nn.Module):
+    def __init__(self, cfg: DiTConfig = PRESETS["tiny"]) -> None:
+        super().__init__()
+        if cfg.width % cfg.heads:
+            raise ValueError(f"width {cfg.width} must be divisible by heads {cfg.heads}")
+        self.cfg = cfg
+        pt, ph, pw = cfg.patch
+        patch_dim = cfg.latent_channels * pt * ph * pw
+        d = cfg.width
+        self.patch_embed = nn.Linear(patch_dim, d)
+        self.time_embed = nn.Sequential(nn.Linear(cfg.frequency_dim, d), nn.SiLU(), nn.Linear(d, d))
+        # The pooled sentence vector joins the timestep in adaLN, so global attributes such as
+        # color reach every token from the first steps of training.
+        self.pooled_embed = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(DiTBlock(cfg) for _ in range(cfg.depth))
+        self.final = FinalLayer(cfg, patch_dim)
+        self.rope_dims = split_rope_dims(d // cfg.heads)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.time_embed[0].weight, std=0.02)
+        nn.init.normal_(self.time_embed[2].weight, std=0.02)
+        for block in self.blocks:  # adaLN-Zero: every block starts as the identity
+            nn.init.zeros_(block.modulation[-1].weight)
+            nn.init.zeros_(block.modulation[-1].bias)
+        nn.init.zeros_(self.final.modulation[-1].weight)
+        nn.init.zeros_(self.final.modulation[-1].bias)
+        nn.init.zeros_(self.final.linear.weight)
+        nn.init.zeros_(self.final.linear.bias)
+
+    def check_grid(self, latent_shape: torch.Size | tuple[int, ...]) -> None:
+        _, c, f, h, w = latent_shape
+        pt, ph, pw = self.cfg.patch
+        if c != self.cfg.latent_channels:
+            raise ValueError(f"latent has {c} channels, the model expects {self.cfg.latent_channels}")
+        if f % pt or h % ph or w % pw:
+            raise ValueError(f"latent grid {f}x{h}x{w} is not divisible by the patch {self.cfg.patch}")
+
+    def positions(self, frames: int, rows: int, cols: int) -> torch.Tensor:
+        """RoPE rotations for a token grid, cached per grid (they never change)."""
+        key = (frames, rows, cols)
+        cache = self.__dict__.setdefault("_rope_cache", {})
+        if key not in cache:
+            grid = torch.stack(
+                torch.meshgrid(torch.arange(frames), torch.arange(rows), torch.arange(cols), indexing="ij"), dim=-1
+            )
+            cache[key] = rope_frequencies(grid.reshape(-1, 3).float(), self.rope_dims)
+        return cache[key]
+
+    def text_kv(self, text: TextContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per-block cross-attention keys/values; a sampler computes them once for all steps."""
+        context = self.text_proj(text.tokens)
+        return [block.cross.context_kv(context) for block in self.blocks]
+
+    def forward(
+        self,
+        latent: torch.Tensor,
+        timesteps: torch.Tensor,
+        text: TextContext,
+        text_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
+        self.check_grid(latent.shape)
+        b, _, f, h, w = latent.shape
+        pt, ph, pw = self.cfg.patch
+        gf, gh, gw = f // pt, h // ph, w // pw
+        if timesteps.ndim == 1:
+            timesteps = timesteps[:, None].expand(b, f)
+        if timesteps.shape != (b, f):
+            raise ValueError(f"timesteps must be (B,) or (B, F) = ({b}, {f}), got {tuple(timesteps.shape)}")
+        # Tokens: (B, C, F, H, W) -> (B, F', H'W', patch_dim), grouped by latent frame.
+        x = rearrange(latent, "b c (f pt) (h ph) (w pw) -> b f (h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)
+        x = self.patch_embed(x)
+        # One conditioning vector per token frame: its timestep plus the pooled text.
+        frame_t = timesteps[:, ::pt]  # (B, F')
+        cond = self.time_embed(timestep_embedding(frame_t, self.cfg.frequency_dim))
+        cond = cond + self.pooled_embed(text.pooled)[:, None, :]
+        rotations = self.positions(gf, gh, gw)
+        kvs = text_kv if text_kv is not None else self.text_kv(text)
+        for block, kv in zip(self.blocks, kvs):
+            x = block(x, cond, rotations, kv, text.mask)
+        x = self.final(x, cond)  # (B, F', S, patch_dim)
+        return rearrange(x, "b f (h w) (c pt ph pw) -> b c (f pt) (h ph) (w pw)", h=gh, pt=pt, ph=ph, pw=pw)

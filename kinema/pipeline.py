@@ -1,0 +1,116 @@
+"""One entry for generation: prompt (and later images/videos) in, `Video` out.
+
+    >>> import kinema
+    >>> video = kinema.generate("a large blue square slides to the left", size="96x64", seed=1)
+    >>> video.write("square.mp4")
+
+`Pipeline` bundles the frozen text encoder, the video VAE and the diffusion transformer loaded from
+a weights folder (default: the shipped `weights/kinema-tiny`). Everything runs in fp32 on the CPU
+(these CPUs have no native bf16) and is reproducible for a given seed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from kinema.diffusion.flow import resolution_shift
+from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, timestep_schedule
+from kinema.models.dit import DiT, DiTConfig, TextContext
+from kinema.models.vae import SPATIAL, TEMPORAL, VAEConfig, VideoVAE, latent_frames
+from kinema.text.encoder import TextEncoder, default_encoder
+from kinema.train.checkpoint import load_config, load_weights
+from kinema.train.data import tensor_to_frames
+from kinema.video import Video
+from kinema.world.scene import DEFAULT_FPS, MAX_FRAMES, validate_canvas
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "kinema-tiny"
+DEFAULT_SIZE = "64x64"
+DEFAULT_FRAMES = 33
+
+
+def weights_dir() -> Path:
+    return Path(os.environ.get("KINEMA_WEIGHTS", DEFAULT_WEIGHTS))
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """'WxH' -> (width, height), validated against the sizes Kinema supports."""
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size {size!r} is not WIDTHxHEIGHT, e.g. 64x64, 96x64 (landscape), 64x96 (portrait), 112x64 (16:9)") from None
+    validate_canvas(width, height, 1)
+    return width, height
+
+
+def check_frames(frames: int) -> None:
+    if not 1 <= frames <= MAX_FRAMES or (frames - 1) % TEMPORAL:
+        allowed = ", ".join(str(1 + TEMPORAL * k) for k in range((MAX_FRAMES - 1) // TEMPORAL + 1))
+        raise ValueError(f"frames {frames} is not supported; use 1 + 4k frames: {allowed} (at 8 fps, 33 frames = 4 s)")
+
+
+@dataclass
+class Pipeline:
+    vae: VideoVAE
+    dit: DiT
+    encoder: TextEncoder
+    name: str = "kinema-tiny"
+
+    @classmethod
+    def from_pretrained(cls, folder: Path | str | None = None) -> Pipeline:
+        folder = Path(folder) if folder is not None else weights_dir()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no Kinema weights folder at {folder}")
+        vae_cfg = load_config(folder, "vae")["vae"]
+        vae = VideoVAE(VAEConfig(**{**vae_cfg, "channels": tuple(vae_cfg["channels"]),
+                                    "latent_mean": tuple(vae_cfg["latent_mean"]), "latent_std": tuple(vae_cfg["latent_std"])}))
+        vae.load_state_dict(load_weights(folder, "vae"))
+        dit_cfg = load_config(folder, "dit")["dit"]
+        dit = DiT(DiTConfig(**{**dit_cfg, "patch": tuple(dit_cfg["patch"])}))
+        dit.load_state_dict(load_weights(folder, "dit"))
+        return cls(vae.eval(), dit.eval(), default_encoder(), folder.name)
+
+    def text(self, prompts: list[str]) -> TextContext:
+        states = self.encoder.encode(prompts)
+        return TextContext(states.tokens, states.mask, states.pooled)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: str,
+        size: str = DEFAULT_SIZE,
+        frames: int = DEFAULT_FRAMES,
+        steps: int = 20,
+        guidance: float = 5.0,
+        seed: int = 0,
+        solver: str = "euler",
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> Video:
+        if not prompt or not prompt.strip():
+            raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
+        width, height = parse_size(size)
+        check_frames(frames)
+        config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)
+        shape = (1, self.vae.cfg.latent_channels, latent_frames(frames), height // SPATIAL, width // SPATIAL)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        tokens = shape[2] * shape[3] * shape[4] // 4
+        schedule = timestep_schedule(config.steps, config.shift or resolution_shift(tokens))
+        velocity = guided_velocity(self.dit, self.text([prompt]), self.text([""]), config.guidance)
+        latent = sample(velocity, noise, schedule, config.solver, on_step=on_step)
+        pixels = self.vae.decode(latent)
+        return Video(tensor_to_frames(pixels[0]), fps=DEFAULT_FPS)
+
+
+@lru_cache(maxsize=2)
+def load_pipeline(folder: str | None = None) -> Pipeline:
+    return Pipeline.from_pretrained(folder)
+
+
+def generate(prompt: str, *, weights: str | None = None, **kwargs) -> Video:  # type: ignore[no-untyped-def]
+    """Text to video with the shipped model (or `weights`); see `Pipeline.generate` for options."""
+    return load_pipeline(weights).generate(prompt, **kwargs)

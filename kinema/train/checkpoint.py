@@ -1,0 +1,140 @@
+"""Checkpoints: full resumable training state, and shipped weights.
+
+A training checkpoint is a folder written atomically (to `NAME.tmp`, then renamed):
+  model.safetensors, ema.safetensors   weights (fp32)
+  optimizer.safetensors                 AdamW moments, flattened by parameter name
+  state.json                            step, configs, optimizer hyper-parameters, data position
+  rng.safetensors                       torch and numpy RNG states, so a resumed run continues
+                                        the same random stream
+Shipped weights are EMA weights in fp16, split into files under 16 MiB, plus `config.json`; a run
+can start from them alone (`kinema train --init weights/...`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+SHARD_BYTES = 15 * 1024 * 1024  # keep each shipped file under 16 MiB
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str]) -> dict[str, torch.Tensor]:
+    out = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                tensor = value if torch.is_tensor(value) else torch.tensor(value)
+                out[f"{names[id(p)]}::{key}"] = tensor.detach().clone().contiguous()
+    return out
+
+
+def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str], tensors: dict[str, torch.Tensor]) -> None:
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            prefix = f"{names[id(p)]}::"
+            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if state:
+                optimizer.state[p] = state
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": torch.tensor([np_state[2], np_state[3]], dtype=torch.int64),
+        "numpy_gauss": torch.tensor([np_state[4]], dtype=torch.float64),
+    }
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"])
+    pos, has_gauss = state["numpy_pos"].tolist()
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, float(state["numpy_gauss"][0])))
+
+
+def save_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any],
+                  extra_tensors: dict[str, torch.Tensor] | None = None) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    names = {id(p): n for n, p in model.named_parameters()}
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, tmp / "ema.safetensors")
+    save_file(_optimizer_tensors(optimizer, names), tmp / "optimizer.safetensors")
+    save_file({**rng_state(), **(extra_tensors or {})}, tmp / "rng.safetensors")
+    (tmp / "state.json").write_text(json.dumps(state, indent=2))
+    # Atomic swap: an interrupted save never destroys the previous checkpoint.
+    old = path.with_name(path.name + ".old")
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    path = Path(path)
+    if not (path / "state.json").exists():
+        raise FileNotFoundError(f"no training checkpoint at {path} (expected {path / 'state.json'})")
+    model.load_state_dict(load_file(path / "model.safetensors"))
+    ema.load_state_dict(load_file(path / "ema.safetensors"))
+    names = {id(p): n for n, p in model.named_parameters()}
+    _load_optimizer_tensors(optimizer, names, load_file(path / "optimizer.safetensors"))
+    rng = load_file(path / "rng.safetensors")
+    set_rng_state(rng)
+    return json.loads((path / "state.json").read_text()), rng
+
+
+def save_weights(folder: Path, name: str, module: nn.Module, config: dict[str, Any] | None = None) -> list[Path]:
+    """Ship weights in fp16 shards under 16 MiB: NAME.safetensors or NAME-00001-of-0000N.safetensors."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{name}*.safetensors"):
+        old.unlink()
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in module.state_dict().items()}
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if size + nbytes > SHARD_BYTES and shards[-1]:
+            shards.append({})
+            size = 0
+        shards[-1][key] = tensor
+        size += nbytes
+    paths = []
+    for i, shard in enumerate(shards):
+        filename = f"{name}.safetensors" if len(shards) == 1 else f"{name}-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, folder / filename)
+        paths.append(folder / filename)
+    if config is not None:
+        (folder / f"{name}.json").write_text(json.dumps(config, indent=2))
+    return paths
+
+
+def load_weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    """Read NAME.safetensors or its shards back as fp32 tensors."""
+    folder = Path(folder)
+    files = sorted(folder.glob(f"{name}.safetensors")) or sorted(folder.glob(f"{name}-*-of-*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no weights named {name!r} in {folder} (expected {name}.safetensors or its shards)")
+    tensors: dict[str, torch.Tensor] = {}
+    for f in files:
+        tensors.update(load_file(f))
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+
+
+def load_config(folder: Path, name: str) -> dict[str, Any]:
+    path = Path(folder) / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no config {path}")
+    return json.loads(path.read_text())

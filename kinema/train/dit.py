@@ -1,0 +1,110 @@
+"""Training the diffusion transformer with rectified flow on cached world latents.
+
+Each step: a batch of one bucket (latent shape), caption dropout (the empty prompt) for
+classifier-free guidance, logit-normal timesteps with the resolution shift, and random keep masks
+(first frame, first/last frames, both ends, random frames) so that one checkpoint does
+text-to-video, image-to-video, extension, interpolation and loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
+from kinema.models.dit import PRESETS, DiT, DiTConfig, TextContext
+from kinema.train.checkpoint import save_weights
+from kinema.train.ema import EMA
+from kinema.train.latents import LatentBatch, LatentCache
+from kinema.train.runner import Job, OptimConfig, run
+
+
+@dataclass(frozen=True)
+class DiTTrainConfig:
+    model: DiTConfig = PRESETS["tiny"]
+    cache: str = "runs/cache"
+    seed: int = 0
+    token_budget: int = 144 * 16  # tokens per batch (16 four-second clips, or 144 images)
+    caption_dropout: float = 0.1
+    condition_rate: float = 0.3  # share of multi-frame samples trained with some frames given clean
+    optim: OptimConfig = OptimConfig(steps=50_000, lr=3e-4, warmup=500, ema_decay=0.999, checkpoint_every=250)
+
+
+def random_keep_mask(frames: int, batch: int, rate: float, generator: torch.Generator) -> torch.Tensor | None:
+    """(B, F) bool: which latent frames are given clean. None when nothing is kept."""
+    if frames < 2 or rate <= 0:
+        return None
+    keep = torch.zeros(batch, frames, dtype=torch.bool)
+    for i in range(batch):
+        if torch.rand((), generator=generator) >= rate:
+            continue
+        kind = int(torch.randint(0, 5, (), generator=generator))
+        k = int(torch.randint(1, max(2, frames // 2 + 1), (), generator=generator))
+        if kind == 0:  # image-to-video
+            keep[i, 0] = True
+        elif kind == 1:  # extend forward
+            keep[i, :k] = True
+        elif kind == 2:  # extend backward
+            keep[i, -k:] = True
+        elif kind == 3:  # connect / interpolate between ends
+            keep[i, 0] = keep[i, -1] = True
+        else:  # keyframes anywhere
+            keep[i] = torch.rand(frames, generator=generator) < 0.3
+        if keep[i].all():
+            keep[i, -1] = False
+    return keep if keep.any() else None
+
+
+def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    x0 = batch.latents
+    b, _, frames, h, w = x0.shape
+    tokens, mask, pooled = batch.tokens, batch.mask, batch.pooled
+    drop = torch.rand(b, generator=generator) < cfg.caption_dropout
+    if drop.any():  # the empty prompt, as sampling's unconditional branch sees it
+        tokens, mask, pooled = tokens.clone(), mask.clone(), pooled.clone()
+        n = empty.tokens.shape[1]
+        tokens[drop] = 0.0
+        mask[drop] = False
+        tokens[drop, :n] = empty.tokens[0]
+        mask[drop, :n] = True
+        pooled[drop] = empty.pooled[0]
+    shift = resolution_shift(frames * h * w // 4)
+    t = sample_timesteps(b, shift=shift, generator=generator)
+    keep = random_keep_mask(frames, b, cfg.condition_rate, generator)
+    t_frames = frame_timesteps(t, keep, frames)
+    noise = torch.randn(x0.shape, generator=generator)
+    velocity = model(noise_latents(x0, noise, t_frames), t_frames, TextContext(tokens, mask, pooled))
+    loss = flow_loss(velocity, x0, noise, keep)
+    return loss, {"frames": frames}
+
+
+def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to: Path | None = None,
+              progress: bool = True, init_state: dict[str, Any] | None = None) -> DiT:
+    torch.manual_seed(cfg.seed)
+    model = DiT(cfg.model)
+    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget)
+
+    def next_batch(step: int) -> tuple[LatentBatch, torch.Generator]:
+        # Noise, timesteps and masks from a per-step generator: a resumed run repeats them exactly.
+        return cache.batch(step, cfg.seed), torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+
+    def on_checkpoint(step: int, ema: EMA) -> None:
+        cache.rescan()  # pick up shards a concurrent `kinema train cache` has written
+        if export_to is not None:
+            save_weights(Path(export_to), "dit", ema.model, {"dit": asdict(cfg.model), "step": step})
+
+    job = Job(
+        name="dit",
+        model=model,
+        next_batch=next_batch,
+        loss=lambda m, b: dit_loss(m, b[0], cfg, empty, b[1]),
+        config={"train": asdict(cfg)},
+        on_checkpoint=on_checkpoint,
+        items_per_batch=lambda b: len(b[0]),
+    )
+    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state)
+    return model
