@@ -199,6 +199,12 @@ def read_video(path: PathLike) -> Video:
         raise ValueError(f"could not decode {source}: {error}") from None
 
 
+def check_output_path(path: PathLike, frames: int = 1) -> None:
+    """Fail before expensive work if ``path`` is not a place a video of ``frames`` can be written."""
+    if _kind(path, writing=True) == ".png" and frames > 1:
+        raise ValueError(f"{os.fspath(path)!r} holds one frame, the video has {frames}; write .mp4, .gif or a folder")
+
+
 def _kind(path: PathLike, *, writing: bool) -> str:
     """'folder' or one of SUFFIXES for ``path``; ValueError for anything else."""
     text = os.fspath(path)

@@ -1,0 +1,40 @@
+"""The `kinema` command line: thin wrappers that parse options, call the library and print.
+
+Each command group lives in its own module; heavy imports (torch, the models) happen inside the
+commands so that `kinema --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kinema.cli.generate import generate_command
+from kinema.cli.train import train_app
+from kinema.cli.world import world_app
+
+HELP = """Kinema: open text-to-video generation.
+
+Examples:
+
+  kinema generate "a large blue square slides to the left" -o square.mp4
+
+  kinema generate "a small red ball bounces to the right" --size 96x64 --frames 33 --seed 1 -o ball.mp4
+
+  kinema world render "a small red circle bounces to the right" -o ball.mp4
+
+  kinema world sample --n 16 -o clips/
+
+  kinema train vae --steps 4000 --export weights/kinema-tiny
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False)
+app.command("generate", help="Generate a video from a text prompt with the shipped model.")(generate_command)
+app.add_typer(world_app, name="world", help="Render clips of Kinema's procedural training world.")
+app.add_typer(train_app, name="train", help="Train the video VAE and the diffusion transformer.")
+
+try:  # the evaluation suite registers itself when present
+    from kinema.cli.eval import eval_app
+
+    app.add_typer(eval_app, name="eval", help="KinemaBench: score videos against their prompts from pixels.")
+except ImportError:  # pragma: no cover
+    pass

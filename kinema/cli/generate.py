@@ -1,0 +1,48 @@
+"""`kinema generate`: text to video with the shipped model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from kinema.cli.errors import friendly_errors
+
+console = Console(stderr=True)
+
+
+@friendly_errors
+def generate_command(
+    prompt: str = typer.Argument(..., help="What the video shows, e.g. 'a small red ball bounces to the right'."),
+    output: Path = typer.Option(Path("kinema.mp4"), "--output", "-o", help="Where to write: .mp4, .gif, .png (1 frame) or a folder."),
+    size: str = typer.Option("64x64", help="WIDTHxHEIGHT, multiples of 16 from 32 to 256: 64x64, 96x64 (landscape), 64x96 (portrait), 112x64 (16:9)."),
+    frames: int = typer.Option(33, help="1 + 4k frames at 8 fps: 1 (an image), 9, 17, 33 (4 s, default), up to 65."),
+    steps: int = typer.Option(20, help="Sampling steps: more is slower and usually cleaner."),
+    guidance: float = typer.Option(5.0, help="Classifier-free guidance: how strongly to follow the prompt (1 = off)."),
+    seed: int = typer.Option(0, help="Random seed: the same seed and options give the same video."),
+    solver: str = typer.Option("euler", help="ODE solver: euler, or heun (2nd order, two model calls a step)."),
+    weights: Path = typer.Option(None, help="Weights folder (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS)."),
+) -> None:
+    """Generate a video from a text prompt.
+
+    Example: kinema generate "a large blue square slides to the left" --size 96x64 --seed 1 -o square.mp4
+    """
+    from rich.progress import Progress
+
+    from kinema.pipeline import check_frames, load_pipeline, parse_size
+    from kinema.video import check_output_path
+
+    check_output_path(output, frames)
+    parse_size(size)
+    check_frames(frames)
+    if not prompt.strip():
+        raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
+    with console.status("loading the model"):
+        pipe = load_pipeline(str(weights) if weights else None)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("generating", total=steps)
+        video = pipe.generate(prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,
+                              on_step=lambda i, n: bar.update(task, completed=i))
+    video.write(output)
+    console.print(f"wrote {output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s)")
