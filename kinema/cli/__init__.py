@@ -32,9 +32,12 @@ app.command("generate", help="Generate a video from a text prompt with the shipp
 app.add_typer(world_app, name="world", help="Render clips of Kinema's procedural training world.")
 app.add_typer(train_app, name="train", help="Train the video VAE and the diffusion transformer.")
 
-try:  # the evaluation suite registers itself when present
-    from kinema.cli.eval import eval_app
+# Optional command groups register themselves: each module exposes `register(app)`.
+import importlib
 
-    app.add_typer(eval_app, name="eval", help="KinemaBench: score videos against their prompts from pixels.")
-except ImportError:  # pragma: no cover
-    pass
+for _module in ("kinema.cli.eval", "kinema.cli.safety", "kinema.cli.provenance"):
+    try:
+        importlib.import_module(_module).register(app)
+    except ModuleNotFoundError as _error:
+        if _error.name != _module:  # a missing dependency inside the module is a real error
+            raise
