@@ -37,7 +37,12 @@ import importlib
 
 for _module in ("kinema.cli.eval", "kinema.cli.safety", "kinema.cli.provenance"):
     try:
-        importlib.import_module(_module).register(app)
+        _loaded = importlib.import_module(_module)
     except ModuleNotFoundError as _error:
         if _error.name != _module:  # a missing dependency inside the module is a real error
             raise
+        continue
+    if hasattr(_loaded, "register"):
+        _loaded.register(app)
+    elif hasattr(_loaded, "eval_app"):
+        app.add_typer(_loaded.eval_app, name="eval", help="KinemaBench: score videos against their prompts from pixels.")

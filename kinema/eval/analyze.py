@@ -40,6 +40,7 @@ class Analysis:
     shots: list[ShotMotion]
     texture_motion: np.ndarray  # (T, 2) texture shift from the previous frame, pixels
     texture_peak: float  # median phase-correlation peak: how much texture there is to trust
+    background_flicker: float  # median change of the background between frames, RGB units
 
     @property
     def frames(self) -> int:
@@ -63,6 +64,11 @@ class Analysis:
         need = max(1, min(3, int(np.ceil(0.1 * self.frames))))
         return [t for t in self.tracks if len(t) >= need]
 
+    def zoom_at(self, frame: int) -> float:
+        """Camera zoom at `frame` relative to its shot's first frame."""
+        shot = self.shots[self.shot_index(frame)]
+        return float(shot.zoom ** ((frame - shot.start) / max(1, shot.stop - 1 - shot.start)))
+
     def world_xy(self, track: Track) -> np.ndarray:
         """(n, 2) centroids with the camera's pan and zoom removed within each shot."""
         out = track.xy.copy()
@@ -72,9 +78,7 @@ class Analysis:
             # The world's camera moves at constant speed within a shot, so the shot's median texture
             # shift times the frames elapsed beats summing noisy per-frame shifts.
             moved = np.array(shot.texture_motion) * (det.frame - shot.start)
-            span = max(1, shot.stop - 1 - shot.start)
-            zoom_now = shot.zoom ** ((det.frame - shot.start) / span)
-            out[i] = center + (out[i] - center) / zoom_now - moved
+            out[i] = center + (out[i] - center) / self.zoom_at(det.frame) - moved
         return out
 
 
@@ -111,4 +115,20 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
         shots=shots,
         texture_motion=motion,
         texture_peak=float(np.median(peaks)) if len(peaks) else 0.0,
+        background_flicker=_flicker(texture, keep, stats, shifts, cuts),
     )
+
+
+def _flicker(texture: np.ndarray, keep: np.ndarray, stats: list[FrameStats], shifts: np.ndarray, cuts: list[int]) -> float:
+    """Median over frame pairs of (background color change + median texture change after the pan)."""
+    values = []
+    for t in range(1, len(texture)):
+        if t in cuts:
+            continue
+        dx, dy = int(round(shifts[t, 0])), int(round(shifts[t, 1]))
+        before = np.roll(texture[t - 1], (dy, dx), axis=(0, 1))
+        both = keep[t] & np.roll(keep[t - 1], (dy, dx), axis=(0, 1))
+        texture_change = float(np.median(np.abs(texture[t][both] - before[both]))) if both.sum() > 16 else 0.0
+        level_change = float(np.abs(np.subtract(stats[t].background, stats[t - 1].background)).mean())
+        values.append(level_change + texture_change)
+    return float(np.median(values)) if values else 0.0

@@ -64,7 +64,7 @@ def majority_shape(detections: list[Detection]) -> str:
     return max(votes, key=lambda s: votes[s]) if votes else "unknown"
 
 
-def _gap(a: Detection, b: Detection) -> float:
+def bbox_gap(a: Detection, b: Detection) -> float:
     """Distance in pixels between two bboxes (0 when they touch or overlap)."""
     dx = max(0, max(a.bbox[0], b.bbox[0]) - min(a.bbox[2], b.bbox[2]))
     dy = max(0, max(a.bbox[1], b.bbox[1]) - min(a.bbox[3], b.bbox[3]))
@@ -97,7 +97,7 @@ def merge_split(detections: list[Detection]) -> list[Detection]:
                 b = out[j]
                 if a.color != b.color or not (a.touches_other and b.touches_other):
                     continue
-                occluders = [o for o in out if o.color != a.color and _gap(o, a) <= 2 and _gap(o, b) <= 2]
+                occluders = [o for o in out if o.color != a.color and bbox_gap(o, a) <= 2 and bbox_gap(o, b) <= 2]
                 if occluders:
                     out[i] = _merge(a, b)
                     del out[j]
