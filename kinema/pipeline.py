@@ -25,7 +25,7 @@ from kinema.models.dit import DiT, DiTConfig, TextContext
 from kinema.models.vae import SPATIAL, TEMPORAL, VAEConfig, VideoVAE, latent_frames
 from kinema.text.encoder import TextEncoder, default_encoder
 from kinema.train.checkpoint import load_config, load_weights
-from kinema.train.data import tensor_to_frames
+from kinema.pixels import tensor_to_frames
 from kinema.video import Video
 from kinema.world.scene import DEFAULT_FPS, MAX_FRAMES, validate_canvas
 

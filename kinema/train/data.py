@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from kinema.pixels import frames_to_tensor
 from kinema.world.caption import detailed_caption, short_caption
 from kinema.world.render import render
 from kinema.world.sample import sample_scene
@@ -44,16 +45,6 @@ class WorldBatch:
 
     def __len__(self) -> int:
         return self.pixels.shape[0]
-
-
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
-
-
-def tensor_to_frames(pixels: torch.Tensor) -> np.ndarray:
-    """float (3, T, H, W) in about [-1, 1] -> uint8 (T, H, W, 3), rounded and clipped."""
-    return pixels.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).numpy()
 
 
 def pick_bucket(rng: np.random.Generator, data: WorldData) -> tuple[int, int, int]:

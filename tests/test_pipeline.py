@@ -1,0 +1,68 @@
+"""The generation pipeline end to end with a tiny untrained model (fast), and its input errors."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from kinema.models.dit import DiT, DiTConfig
+from kinema.models.vae import VAEConfig, VideoVAE
+from kinema.pipeline import Pipeline
+from kinema.train.checkpoint import save_weights
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("weights") / "kinema-test"
+    torch.manual_seed(0)
+    vae_cfg = VAEConfig(latent_channels=4, channels=(8, 8, 16), latent_mean=(0.0,) * 4, latent_std=(1.0,) * 4)
+    save_weights(folder, "vae", VideoVAE(vae_cfg), {"vae": asdict(vae_cfg)})
+    dit_cfg = DiTConfig(latent_channels=4, width=32, depth=2, heads=2)
+    save_weights(folder, "dit", DiT(dit_cfg), {"dit": asdict(dit_cfg)})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_weights: Path) -> Pipeline:
+    return Pipeline.from_pretrained(tiny_weights)
+
+
+@pytest.mark.parametrize("size,frames", [("64x64", 33), ("96x64", 9), ("64x96", 1), ("112x64", 5)])
+def test_generates_every_shipped_size(pipe: Pipeline, size: str, frames: int) -> None:
+    steps = []
+    video = pipe.generate("a small red ball bounces to the right", size=size, frames=frames, steps=2, on_step=lambda i, n: steps.append(i))
+    width, height = (int(v) for v in size.split("x"))
+    assert video.frames.shape == (frames, height, width, 3) and video.fps == 8.0
+    assert steps == [1, 2]
+
+
+def test_same_seed_same_video_other_seed_other_video(pipe: Pipeline) -> None:
+    a = pipe.generate("a blue square", frames=5, steps=2, seed=3)
+    b = pipe.generate("a blue square", frames=5, steps=2, seed=3)
+    c = pipe.generate("a blue square", frames=5, steps=2, seed=4)
+    assert (a.frames == b.frames).all()
+    assert not (a.frames == c.frames).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"prompt": "  "}, "prompt is empty"),
+        ({"size": "60x64"}, "multiple of 16"),
+        ({"size": "big"}, "WIDTHxHEIGHT"),
+        ({"frames": 32}, "1 \\+ 4k"),
+        ({"frames": 69}, "1 \\+ 4k"),
+        ({"steps": 0}, "steps"),
+        ({"solver": "rk4"}, "solver"),
+    ],
+)
+def test_bad_input_is_named(pipe: Pipeline, kwargs: dict, message: str) -> None:
+    args = {"prompt": "a red ball", "frames": 1, "steps": 1, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        pipe.generate(**args)
+
+
+def test_missing_weights_folder() -> None:
+    with pytest.raises(FileNotFoundError, match="no Kinema weights"):
+        Pipeline.from_pretrained("/nonexistent/weights")
