@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinema.eval import camera
-from kinema.eval.detect import Detection, FrameStats, detect
+from kinema.eval.detect import BACKGROUND, Detection, FrameStats, detect
 from kinema.eval.track import Track, link
 
 
@@ -39,7 +39,7 @@ class Analysis:
     tracks: list[Track]
     shots: list[ShotMotion]
     texture_motion: np.ndarray  # (T, 2) texture shift from the previous frame, pixels
-    texture_peak: float  # median phase-correlation peak: how much texture there is to trust
+    texture_peak: float  # median frame-to-frame texture correlation: how much texture there is to trust
     background_flicker: float  # median change of the background between frames, RGB units
 
     @property
@@ -92,14 +92,16 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
         array = array[None]
     per_frame, stats, labels = detect(array)
     texture, keep = camera.background_images(array, labels)
-    shifts = camera.pair_shifts(texture)
+    shifts = camera.pair_shifts(texture, keep)
     cuts = camera.find_cuts(shifts, per_frame, min(array.shape[1:3]))
     motion = camera.pan_per_frame(shifts, cuts)
     bounds = cuts + [len(array)]
     shots = []
     for start, stop in zip(bounds[:-1], bounds[1:]):
         inner = motion[start + 1 : stop]
-        median = tuple(float(v) for v in np.median(inner, axis=0)) if len(inner) else (0.0, 0.0)
+        # A trimmed mean: the texture is nearest-sampled, so a 1.2 px/frame pan shows as steps of
+        # 1 and 2 (a median would say 1), and periodic stripes give the odd aliased outlier.
+        median = tuple(float(v) for v in _trimmed_mean(inner)) if len(inner) else (0.0, 0.0)
         # The world's camera pans or zooms, never both; a pan would fool the scale search.
         panning = float(np.hypot(*median)) > camera.PAN_NOISE
         zoom, confidence = (1.0, 0.0) if panning else camera.zoom_factor(texture, keep, start, stop)
@@ -115,20 +117,27 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
         shots=shots,
         texture_motion=motion,
         texture_peak=float(np.median(peaks)) if len(peaks) else 0.0,
-        background_flicker=_flicker(texture, keep, stats, shifts, cuts),
+        background_flicker=_flicker(array, labels, shifts, cuts),
     )
 
 
-def _flicker(texture: np.ndarray, keep: np.ndarray, stats: list[FrameStats], shifts: np.ndarray, cuts: list[int]) -> float:
-    """Median over frame pairs of (background color change + median texture change after the pan)."""
+def _trimmed_mean(values: np.ndarray, cut: float = 0.2) -> np.ndarray:
+    ordered = np.sort(values, axis=0)
+    k = int(len(ordered) * cut)
+    return ordered[k : len(ordered) - k].mean(axis=0) if len(ordered) > 2 * k else ordered.mean(axis=0)
+
+
+def _flicker(frames: np.ndarray, labels: np.ndarray, shifts: np.ndarray, cuts: list[int]) -> float:
+    """Median over frame pairs of the median gray change of background pixels, after the pan."""
+    gray = frames.astype(np.float32).mean(-1)
+    background = labels == BACKGROUND
     values = []
-    for t in range(1, len(texture)):
+    for t in range(1, len(gray)):
         if t in cuts:
             continue
         dx, dy = int(round(shifts[t, 0])), int(round(shifts[t, 1]))
-        before = np.roll(texture[t - 1], (dy, dx), axis=(0, 1))
-        both = keep[t] & np.roll(keep[t - 1], (dy, dx), axis=(0, 1))
-        texture_change = float(np.median(np.abs(texture[t][both] - before[both]))) if both.sum() > 16 else 0.0
-        level_change = float(np.abs(np.subtract(stats[t].background, stats[t - 1].background)).mean())
-        values.append(level_change + texture_change)
+        before = np.roll(gray[t - 1], (dy, dx), axis=(0, 1))
+        both = background[t] & np.roll(background[t - 1], (dy, dx), axis=(0, 1))
+        if both.sum() > 16:  # stars and stripes are sparse or faint: the median ignores them
+            values.append(float(np.median(np.abs(gray[t][both] - before[both]))))
     return float(np.median(values)) if values else 0.0

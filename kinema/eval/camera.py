@@ -22,8 +22,9 @@ from scipy import ndimage
 
 from kinema.eval.detect import BACKGROUND, Detection
 
+TEXTURE_MAX = 30.0  # gray levels above the background that can still be texture (stars, stripes)
 TEXTURE_RELIABLE = 0.3  # median phase-correlation peak above which the texture decides cuts
-CUT_PEAK_RATIO = 0.45  # a pair whose peak drops below this fraction of the median is a cut
+CUT_PEAK_RATIO = 0.4  # a pair whose correlation drops below this fraction of the median is a cut
 PAN_NOISE = 0.3  # pixels/frame of texture motion that still counts as a still camera
 CUT_AREA_RATIO = 1.3  # every common object changing area by this factor at once: new framing
 
@@ -32,10 +33,11 @@ def background_images(frames: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     """(T, H, W) float32 gray texture (zero where blanked) and the (T, H, W) mask of kept pixels."""
     gray = frames.astype(np.float32).mean(-1)
     bg = labels == BACKGROUND
-    # Grow the blank around objects: their anti-aliased edges are not texture.
+    # Grow the blank around objects by two pixels: their anti-aliased and blurred edges are not
+    # texture, and would drag the shift estimate along with the object.
     structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = ndimage.generate_binary_structure(2, 1)
-    blank = ndimage.binary_dilation(~bg, structure=structure, iterations=1)
+    structure[1] = True
+    blank = ndimage.binary_dilation(~bg, structure=structure, iterations=2)
     out = np.zeros_like(gray)
     keep = ~blank
     for t in range(len(gray)):
@@ -43,7 +45,10 @@ def background_images(frames: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
             keep[t] = False
             continue
         level = float(np.median(gray[t][keep[t]]))
-        out[t] = np.where(keep[t], gray[t] - level, 0.0)
+        texture = gray[t] - level
+        # The world's texture is faint (a few RGB units); anything brighter is not texture.
+        keep[t] &= np.abs(texture) < TEXTURE_MAX
+        out[t] = np.where(keep[t], texture, 0.0)
     return out, keep
 
 
@@ -52,7 +57,7 @@ def _window(height: int, width: int) -> np.ndarray:
 
 
 def texture_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Phase correlation of two texture images: (dx, dy, peak); b ~ a moved by (dx, dy)."""
+    """Phase correlation of two texture images: (dx, 0, peak); b ~ a moved right by dx."""
     if not a.any() or not b.any():
         return 0.0, 0.0, 0.0
     win = _window(*a.shape)
@@ -61,7 +66,10 @@ def texture_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     power = np.abs(cross)
     # Regularised normalisation: pure phase correlation amplifies bins that hold only noise.
     corr = np.real(np.fft.ifft2(cross / (power + 0.05 * power.max() + 1e-9)))
-    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    # The world's camera pans horizontally only. Searching the row of horizontal shifts alone
+    # also resolves stripes, whose shift along their own direction is invisible (a diagonal
+    # stripe moved right looks the same as moved up).
+    iy, ix = 0, int(np.argmax(corr[0]))
     peak = float(corr[iy, ix])
     h, w = corr.shape
 
@@ -69,20 +77,35 @@ def texture_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
         denom = c_m - 2 * c_0 + c_p
         return 0.0 if denom >= 0 else float(0.5 * (c_m - c_p) / denom)
 
-    dy = iy + sub(corr[(iy - 1) % h, ix], corr[iy, ix], corr[(iy + 1) % h, ix])
+    dy = 0.0
     dx = ix + sub(corr[iy, (ix - 1) % w], corr[iy, ix], corr[iy, (ix + 1) % w])
-    dy = dy - h if dy > h / 2 else dy
     dx = dx - w if dx > w / 2 else dx
     return float(dx), float(dy), peak
 
 
-def pair_shifts(texture: np.ndarray) -> np.ndarray:
-    """(T, 3): texture shift and peak from frame t-1 to t; row 0 is (0, 0, 1)."""
+def pair_shifts(texture: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(T, 3): texture shift from frame t-1 to t and how alike the two textures are once aligned
+    (normalised correlation over pixels both frames keep; 1 = same texture). Row 0 is (0, 0, 1).
+
+    The correlation, not the phase-correlation peak, measures likeness: periodic stripes spread
+    the phase peak over many equal maxima even when the texture matches exactly.
+    """
     out = np.zeros((len(texture), 3), dtype=np.float64)
     out[0, 2] = 1.0
     for t in range(1, len(texture)):
-        out[t] = texture_shift(texture[t - 1], texture[t])
+        dx, dy, _ = texture_shift(texture[t - 1], texture[t])
+        shift = (int(round(dy)), int(round(dx)))
+        before = np.roll(texture[t - 1], shift, axis=(0, 1))
+        both = keep[t] & np.roll(keep[t - 1], shift, axis=(0, 1))
+        out[t] = (dx, dy, _ncc(before[both], texture[t][both]))
     return out
+
+
+def _ncc(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 16:
+        return 0.0
+    x, y = x - x.mean(), y - y.mean()
+    return float((x * y).sum() / (np.sqrt((x * x).sum() * (y * y).sum()) + 1e-6))
 
 
 def find_cuts(shifts: np.ndarray, per_frame: list[list[Detection]], min_side: int) -> list[int]:
@@ -145,8 +168,7 @@ def zoom_factor(texture: np.ndarray, keep: np.ndarray, start: int, stop: int) ->
         valid = (warped_keep > 0.5) & keep_b
         if valid.sum() < 32:
             continue
-        x, y = warped[valid], b[valid]
-        ncc = float(((x - x.mean()) * (y - y.mean())).sum() / (np.sqrt(((x - x.mean()) ** 2).sum() * ((y - y.mean()) ** 2).sum()) + 1e-6))
+        ncc = _ncc(warped[valid], b[valid])
         if ncc > best[1]:
             best = (float(scale), ncc)
     return best

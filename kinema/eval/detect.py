@@ -28,12 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from kinema.world.palette import COLORS, FLOOR_COLOR, FLOOR_FRACTION, SIZES
+from kinema.world.palette import COLORS, FLOOR_COLOR, SIZES
 
 COLOR_NAMES: tuple[str, ...] = tuple(COLORS)
 PALETTE = np.array([COLORS[c] for c in COLOR_NAMES], dtype=np.float32)  # (9, 3)
 FLOOR = np.array(FLOOR_COLOR, dtype=np.float32)
 COLOR_RADIUS = 72.0  # below the closest palette pair (orange-yellow, 81) so neighbours never swap
+MIX_RADIUS = 45.0  # RGB distance from a color's anti-aliasing line that still counts as that color
 BACKGROUND, FLOOR_LABEL = -1, -2
 # Smallest component kept, as a fraction of a small object's area: drops stars, noise specks and
 # edge slivers, keeps an object mostly outside the frame.
@@ -91,9 +92,10 @@ def _floor_top(frame: np.ndarray) -> int | None:
     top = height
     while top > 0 and gray_rows[top - 1]:
         top -= 1
-    # A floor is about 1/8 of the height; accept half to 2.5 times that, not a gray frame.
+    # A floor is 1/8 of the height at zoom 1; a wide shot (zoom 0.4) shows up to ~0.35 of the
+    # height, a close-up a thin band or none. Too little is a speck, too much a gray frame.
     band = height - top
-    if band < max(1, int(height * FLOOR_FRACTION * 0.5)) or band > height * FLOOR_FRACTION * 2.5:
+    if band < 2 or band > height * 0.5:
         return None
     return top
 
@@ -123,9 +125,18 @@ def classify(frames: np.ndarray) -> tuple[np.ndarray, list[FrameStats], np.ndarr
         if floor_top is not None:
             local[floor_top:] = FLOOR
         d_bg = np.linalg.norm(frame - local, axis=-1)
-        d_floor = np.linalg.norm(frame - FLOOR, axis=-1)
-        is_obj = (near_dist[t] < COLOR_RADIUS) & (near_dist[t] < d_bg) & (near_dist[t] < d_floor)
-        lab = np.where(is_obj, nearest[t], BACKGROUND).astype(np.int8)
+        # Mixture model: a pixel is alpha * color + (1 - alpha) * local background (anti-aliasing,
+        # blur). It belongs to the color whose mixing line explains it best, if alpha >= 1/2 (it
+        # is mostly covered). Plain nearest-color would call a yellow edge on navy "orange".
+        span = PALETTE[None, None] - local[:, :, None, :]  # (H, W, 9, 3)
+        rel = (frame - local)[:, :, None, :]
+        alpha = (rel * span).sum(-1) / np.maximum((span * span).sum(-1), 1.0)
+        residual = np.linalg.norm(rel - np.clip(alpha, 0.0, 1.0)[..., None] * span, axis=-1)
+        residual = np.where(alpha >= 0.5, residual, np.inf)
+        best = residual.argmin(-1)
+        best_residual = np.take_along_axis(residual, best[..., None], -1)[..., 0]
+        is_obj = best_residual < MIX_RADIUS
+        lab = np.where(is_obj, best, BACKGROUND).astype(np.int8)
         if floor_top is not None:
             lab[floor_top:][~is_obj[floor_top:]] = FLOOR_LABEL
         labels[t] = lab
@@ -166,18 +177,26 @@ def detect(frames: np.ndarray) -> tuple[list[list[Detection]], list[FrameStats],
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = ndimage.generate_binary_structure(2, 2)
     smallest = min_area(height, width)
-    for index, name in enumerate(COLOR_NAMES):
+    found = []
+    kept = np.full(labels.shape, BACKGROUND, dtype=np.int8)  # palette index of kept components only
+    for index in range(len(COLOR_NAMES)):
         mask = labels == index
         if not mask.any():
             continue
         comp, count = ndimage.label(mask, structure=structure)
         sizes = np.bincount(comp.ravel(), minlength=count + 1)
+        # Thin lines (a seam between two touching objects mixes their colors) are not objects:
+        # keep components with a core that survives a 3x3 erosion.
+        core = np.bincount(comp[ndimage.binary_erosion(mask, structure=structure)], minlength=count + 1)
         for lbl, sl in enumerate(ndimage.find_objects(comp), start=1):
-            if sl is None or sizes[lbl] < smallest:
+            if sl is None or sizes[lbl] < smallest or core[lbl] == 0:
                 continue
             t = sl[0].start
-            det = _describe(comp[t] == lbl, pixels[t], local_bg[t], labels[t], index, name, t, sl[1], sl[2])
-            per_frame[t].append(det)
+            component = comp[t] == lbl
+            kept[t][component] = index
+            found.append((component, index, t, sl[1], sl[2]))
+    for component, index, t, rows, cols in found:
+        per_frame[t].append(_describe(component, pixels[t], local_bg[t], kept[t], index, t, rows, cols))
     return per_frame, stats, labels
 
 
@@ -185,9 +204,8 @@ def _describe(
     mask: np.ndarray,
     frame: np.ndarray,
     local_bg: np.ndarray,
-    labels: np.ndarray,
+    kept: np.ndarray,
     index: int,
-    name: str,
     t: int,
     rows: slice,
     cols: slice,
@@ -197,7 +215,7 @@ def _describe(
     r0, r1 = max(0, rows.start - 2), min(height, rows.stop + 2)
     c0, c1 = max(0, cols.start - 2), min(width, cols.stop + 2)
     sub = mask[r0:r1, c0:c1]
-    grown = ndimage.binary_dilation(sub) & ((labels[r0:r1, c0:c1] < 0) | sub)
+    grown = ndimage.binary_dilation(sub) & ((kept[r0:r1, c0:c1] < 0) | sub)
     color = PALETTE[index]
     bg = local_bg[r0:r1, c0:c1]
     span = color - bg
@@ -209,12 +227,12 @@ def _describe(
     cx = float((weight * xx).sum() / area)
     cy = float((weight * yy).sum() / area)
     touches = rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width
-    ring_labels = labels[r0:r1, c0:c1][ndimage.binary_dilation(sub, iterations=2) & ~sub]
+    ring_labels = kept[r0:r1, c0:c1][ndimage.binary_dilation(sub, iterations=2) & ~sub]
     touches_other = bool(((ring_labels >= 0) & (ring_labels != index)).any())
     shape, angle = _shape(xx[sub] - cx, yy[sub] - cy)
     return Detection(
         frame=t,
-        color=name,
+        color=COLOR_NAMES[index],
         x=cx + 0.5,  # pixel centers sit at +0.5 in continuous coordinates
         y=cy + 0.5,
         area=area,

@@ -35,7 +35,7 @@ def canvas(height: int, width: int, background: str = "black", floor: bool = Tru
     rng = np.random.default_rng(stars)
     if stars:
         ys, xs = rng.integers(0, height, stars), rng.integers(0, width, stars)
-        frame[ys, xs] += 35.0
+        frame[ys, xs] += 12.0  # as faint as the world renderer's texture
     if floor:
         frame[height - height // 8 :] = FLOOR_COLOR
     return frame

@@ -65,8 +65,8 @@ def test_pan_moves_texture_not_objects() -> None:
         for x, y in zip(xs + shift, ys):
             if 0 <= x < 63 and abs(x - 20 - shift) + abs(y - 28) > 9:
                 ix, fx = int(x), x - int(x)
-                frame[int(y), ix] += 40 * (1 - fx)
-                frame[int(y), ix + 1] += 40 * fx
+                frame[int(y), ix] += 12 * (1 - fx)
+                frame[int(y), ix + 1] += 12 * fx
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
     result = analyze(np.stack(frames), 8.0)
     assert len(result.shots) == 1

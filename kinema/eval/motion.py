@@ -1,0 +1,328 @@
+"""Motion metrics: direction, speed, physics, spin, grow_shrink, camera, causality.
+
+Contract as in `metrics.py`: each takes a `Context` and returns a score in [0, 1]. Motion is read
+in the world (camera pan and zoom removed within each shot, `Analysis.world_xy`) and converted to
+the scene's units: canvas widths per second for speed, canvas heights per second squared for
+gravity, turns per second for spin. Expected values come from the scene where it states them and
+from the world's ranges where it does not (a prompt rarely says how fast).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kinema.eval import camera as camera_analysis
+from kinema.eval.expect import DIRECTED_MOTIONS
+from kinema.eval.metrics import Context, log_ratio_score, ramp
+from kinema.eval.track import Track, bbox_gap
+from kinema.world.physics import ZOOM_CHANGE
+from kinema.world.scene import GRAVITY, SIZE_CHANGE, SLIDE_SPEED_RANGE, SPIN_SPEED, ObjectSpec
+from kinema.world.palette import DIRECTIONS
+
+SHARP = math.cos(math.radians(22.5))  # within half a compass step: the right direction
+WRONG = math.cos(math.radians(67.5))  # one and a half steps off: the wrong one
+SPIN_PERIOD = {"square": 90.0, "triangle": 120.0}
+
+
+def _segment(ctx: Context, track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and world positions of the track's first run of consecutive frames in one shot."""
+    a = ctx.analysis
+    frames, xy = track.frames, ctx.analysis.world_xy(track)
+    end = 1
+    while end < len(frames) and frames[end] == frames[end - 1] + 1 and a.shot_index(frames[end]) == a.shot_index(frames[0]):
+        end += 1
+    return frames[:end], xy[:end]
+
+
+def _early_velocity(ctx: Context, track: Track) -> np.ndarray | None:
+    """World px/frame over the first third of the first run (before collisions, walls, returns)."""
+    frames, xy = _segment(ctx, track)
+    if len(frames) < 3:
+        return None
+    k = max(3, int(math.ceil(len(frames) / 3)))
+    slope = np.polyfit(frames[:k].astype(float), xy[:k], 1)[0]
+    return slope
+
+
+def _zoom(ctx: Context, track: Track) -> float:
+    return ctx.scene.shots[ctx.analysis.shot_index(int(track.frames[0]))].zoom
+
+
+def direction(ctx: Context) -> float:
+    scores = []
+    for _, obj, track in ctx.pairs():
+        if obj.motion not in DIRECTED_MOTIONS or obj.direction is None:
+            continue
+        velocity = _early_velocity(ctx, track) if track else None
+        if velocity is None or float(np.hypot(*velocity)) < 0.05:
+            scores.append(0.0)  # no motion seen: no direction
+            continue
+        want = np.array(DIRECTIONS[obj.direction])
+        if obj.motion in ("bounce", "throw"):  # only the horizontal drift is stated
+            velocity = np.array([velocity[0], 0.0])
+        cosine = float(np.dot(velocity, want) / (np.hypot(*velocity) + 1e-9))
+        scores.append(ramp(cosine, SHARP, WRONG))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _speed_measured(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
+    """Widths/s (or turns/s for spin) from the median per-frame step, robust to walls and contacts."""
+    a = ctx.analysis
+    if obj.motion == "spin":
+        steps = _spin_steps(ctx, track)
+        return float(np.median(np.abs(steps))) * a.fps / 360.0 if len(steps) else None
+    frames, xy = _segment(ctx, track)
+    if len(frames) < 3:
+        return None
+    k = max(3, int(math.ceil(len(frames) / 3)))
+    step = np.diff(xy[:k], axis=0)
+    if obj.motion in ("bounce", "throw"):
+        step = step[:, :1]
+    return float(np.median(np.linalg.norm(step, axis=1))) * a.fps / a.width / _zoom(ctx, track)
+
+
+def speed(ctx: Context) -> float:
+    """Within 25% of the stated speed (or inside the world's range when unstated) scores 1; 2x off, 0."""
+    scores = []
+    for _, obj, track in ctx.pairs():
+        if obj.motion not in DIRECTED_MOTIONS | {"spin"} or (obj.motion == "bounce" and obj.direction is None):
+            continue
+        measured = _speed_measured(ctx, obj, track) if track else None
+        if measured is None:
+            scores.append(0.0)
+            continue
+        if obj.speed is not None:
+            scores.append(log_ratio_score(measured, obj.speed, 1.25, 2.0))
+        else:
+            lo, hi = (SPIN_SPEED, SPIN_SPEED) if obj.motion == "spin" else SLIDE_SPEED_RANGE
+            nearest = min(max(measured, lo), hi)
+            scores.append(log_ratio_score(measured, nearest, 1.25, 2.0))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _gravity_px(ctx: Context, track: Track) -> float:
+    """g in image px/frame^2 at the track's framing."""
+    a = ctx.analysis
+    return GRAVITY * a.height / a.fps**2 * _zoom(ctx, track)
+
+
+def _floor_line(ctx: Context, frame: int) -> float:
+    """Screen row objects rest on in this frame: the floor's top edge, else the bottom edge."""
+    top = ctx.analysis.stats[frame].floor_top
+    return float(top) if top is not None else float(ctx.analysis.height)
+
+
+def _accel_score(ctx: Context, track: Track, y: np.ndarray, contacts: list[int]) -> float:
+    """Median vertical acceleration in flight (away from contacts and rest) against g."""
+    acc = []
+    for i in range(1, len(y) - 1):
+        near_contact = any(abs(i - c) <= 1 for c in contacts)
+        resting = abs(y[i + 1] - y[i]) < 0.3 and abs(y[i] - y[i - 1]) < 0.3
+        if not near_contact and not resting:
+            acc.append(y[i + 1] - 2 * y[i] + y[i - 1])
+    if len(acc) < 2:
+        return 0.0
+    return log_ratio_score(float(np.median(acc)), _gravity_px(ctx, track), 1.3, 2.5)
+
+
+def _contacts(y: np.ndarray) -> list[int]:
+    """Indices where the path turns from falling to rising (y grows downward)."""
+    return [i for i in range(1, len(y) - 1) if y[i] >= y[i - 1] and y[i] > y[i + 1] + 0.3]
+
+
+def _on_floor(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, i: int) -> float:
+    det = track.at(int(frames[i]))
+    if det is None:
+        return 0.0
+    step = max(abs(y[i] - y[max(0, i - 1)]), abs(y[min(len(y) - 1, i + 1)] - y[i]))
+    return float(abs(det.bbox[3] - _floor_line(ctx, det.frame)) <= 1.5 + 0.6 * step)
+
+
+def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float:
+    frames, xy = _segment(ctx, track)
+    side = ctx.analysis.min_side
+    if len(frames) < 4:
+        return 0.0
+    x, y = xy[:, 0], xy[:, 1]
+    if obj.motion == "still":
+        moved = float(np.max(np.hypot(x - x[0], y - y[0])))
+        return ramp(moved / side, 0.03, 0.12)
+    if obj.motion == "slide":
+        t = frames.astype(float)
+        residual = _linear_residual(t, xy)
+        travelled = float(np.hypot(x[-1] - x[0], y[-1] - y[0]))
+        return min(ramp(residual / side, 0.01, 0.05), ramp(travelled / side, 0.1, 0.02))
+    contacts = _contacts(y)
+    parts: list[float] = []
+    if obj.motion == "bounce":
+        parts.append(float(np.mean([_on_floor(ctx, track, frames, y, c) for c in contacts])) if contacts else 0.0)
+        parts.append(_accel_score(ctx, track, y, contacts))
+        apexes = [i for i in range(1, len(y) - 1) if y[i] <= y[i - 1] and y[i] < y[i + 1]]
+        if len(apexes) >= 2:
+            heights = [_floor_line(ctx, int(frames[i])) - y[i] for i in apexes]
+            parts.append(float(np.mean([h1 <= h0 * 1.05 + 0.5 for h0, h1 in zip(heights, heights[1:])])))
+    elif obj.motion == "fall":
+        first = contacts[0] if contacts else len(y)
+        parts.append(float(y[0] < 0.5 * ctx.analysis.height))  # starts high
+        parts.append(_accel_score(ctx, track, y[: first + 1], [first]))
+        parts.append(_on_floor(ctx, track, frames, y, len(y) - 1))  # ends on the floor
+    elif obj.motion == "throw":
+        first = contacts[0] if contacts else len(y)
+        arc = y[: first + 1]
+        parts.append(_accel_score(ctx, track, arc, [first]))
+        parts.append(float(len(arc) >= 3 and int(np.argmin(arc)) not in (0,) and arc[0] - arc.min() > 1.0))
+        t = frames[: first + 1].astype(float)
+        parts.append(ramp(_linear_residual(t, x[: first + 1, None]) / side, 0.01, 0.05) if len(t) >= 3 else 0.0)
+    return float(np.mean(parts)) if parts else 0.0
+
+
+def _linear_residual(t: np.ndarray, values: np.ndarray) -> float:
+    """RMS distance of points from their best straight-line-in-time fit."""
+    values = values.reshape(len(t), -1)
+    coef = np.polyfit(t, values, 1)
+    fit = np.outer(t, coef[0]) + coef[1]
+    return float(np.sqrt(np.mean(np.sum((values - fit) ** 2, axis=1))))
+
+
+def physics(ctx: Context) -> float:
+    """Each object obeys its law: still stays, slide keeps a straight constant velocity, bounce
+    touches the floor with decaying apexes under g, fall accelerates and lands, throw flies a parabola."""
+    involved = {i.subject for i in ctx.scene.interactions} | {i.other for i in ctx.scene.interactions}
+    scores = []
+    for i, obj, track in ctx.pairs():
+        if obj.motion not in ("still", "slide", "bounce", "fall", "throw") or i in involved:
+            continue
+        scores.append(_physics_one(ctx, obj, track) if track else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _spin_steps(ctx: Context, track: Track) -> np.ndarray:
+    """Rotation per frame in degrees (+ = clockwise on screen), unwrapped by the shape's symmetry."""
+    period = SPIN_PERIOD.get(track.shape)
+    if period is None:
+        return np.zeros(0)
+    clean = [d for d in track.clean() if d.shape == track.shape]
+    steps = [
+        (d1.angle - d0.angle + period / 2) % period - period / 2
+        for d0, d1 in zip(clean, clean[1:])
+        if d1.frame == d0.frame + 1 and ctx.analysis.shot_index(d0.frame) == ctx.analysis.shot_index(d1.frame)
+    ]
+    return np.array(steps)
+
+
+def spin(ctx: Context) -> float:
+    scores = []
+    for _, obj, track in ctx.pairs():
+        if obj.motion != "spin":
+            continue
+        steps = _spin_steps(ctx, track) if track else np.zeros(0)
+        turning = steps[np.abs(steps) > 2.0]
+        if len(turning) < 2:
+            scores.append(0.0)
+            continue
+        sign = 1.0 if obj.direction == "clockwise" else -1.0
+        scores.append(float(np.mean(np.sign(turning) == sign)))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def grow_shrink(ctx: Context) -> float:
+    """Size changes the asked way: 70% of the expected log size change (x2 over the clip) scores 1."""
+    a = ctx.analysis
+    scores = []
+    for _, obj, track in ctx.pairs():
+        if obj.motion not in ("grow", "shrink"):
+            continue
+        clean = track.clean() if track else []
+        shot0 = [d for d in clean if a.shot_index(d.frame) == a.shot_index(clean[0].frame)] if clean else []
+        if len(shot0) < 4:
+            scores.append(0.0)
+            continue
+        size = np.array([np.sqrt(d.area) / a.zoom_at(d.frame) for d in shot0])
+        measured = float(np.median(size[-3:]) / np.median(size[:3]))
+        span = (shot0[-1].frame - shot0[0].frame) / max(1, a.frames - 1)
+        expected = math.log(SIZE_CHANGE) * span * (1 if obj.motion == "grow" else -1)
+        scores.append(float(np.clip(math.log(measured) / expected / 0.7, 0.0, 1.0)) if expected else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def camera(ctx: Context) -> float:
+    """Pan direction and speed, or zoom, from the background texture; a still camera shows neither."""
+    a, cam = ctx.analysis, ctx.scene.camera
+    reliable = a.texture_peak > camera_analysis.TEXTURE_RELIABLE
+    scores = []
+    for shot, spec in zip(a.shots, ctx.scene.shots):
+        if shot.stop - shot.start < 3:
+            continue
+        pan = shot.texture_motion[0] * a.fps / a.width  # widths/s the world scrolls (+ = right)
+        zoom_log = math.log(shot.zoom) if shot.zoom_confidence > 0.2 else 0.0
+        if not reliable:
+            scores.append(0.0)
+        elif cam.motion == "still":
+            scores.append(min(ramp(abs(pan), 0.03, 0.08), ramp(abs(zoom_log), math.log(1.08), math.log(1.25))))
+        elif cam.motion in ("pan_left", "pan_right"):
+            want = cam.speed * spec.zoom * (1.0 if cam.motion == "pan_left" else -1.0)  # pan left: world scrolls right
+            scores.append(ramp(pan / want, 0.7, 0.0) * ramp(pan / want, 2.0, 3.0))
+        else:
+            span = (shot.stop - 1 - shot.start) / max(1, a.frames - 1)
+            want_log = math.log(ZOOM_CHANGE) * span * (1.0 if cam.motion == "zoom_in" else -1.0)
+            scores.append(ramp(zoom_log / want_log, 0.6, 0.0) if want_log else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def causality(ctx: Context) -> float:
+    """Push: the struck object moves only after contact and the striker slows. Collide: they meet,
+    then separate. Pass behind / in front: the right one is hidden where they overlap."""
+    scores = []
+    for it in ctx.scene.interactions:
+        a_track, b_track = ctx.matches[it.subject], ctx.matches[it.other]
+        if a_track is None or b_track is None:
+            scores.append(0.0)
+            continue
+        common = sorted(set(a_track.frames.tolist()) & set(b_track.frames.tolist()))
+        if len(common) < 3:
+            scores.append(0.0)
+            continue
+        a_det = [a_track.at(f) for f in common]
+        b_det = [b_track.at(f) for f in common]
+        gaps = np.array([bbox_gap(p, q) for p, q in zip(a_det, b_det)])  # type: ignore[arg-type]
+        if it.kind in ("pass_behind", "pass_in_front"):
+            scores.append(_occlusion_order(it.kind, a_det, b_det, gaps))  # type: ignore[arg-type]
+            continue
+        b_xy = np.array([[d.x, d.y] for d in b_det])  # type: ignore[union-attr]
+        a_xy = np.array([[d.x, d.y] for d in a_det])  # type: ignore[union-attr]
+        # Contact falls between frames: the closest frame counts if the gap is within one
+        # frame's relative travel.
+        contact = int(np.argmin(gaps))
+        relative_step = float(np.max(np.hypot(*np.diff(a_xy - b_xy, axis=0).T))) if len(a_xy) > 1 else 0.0
+        if gaps[contact] > 1.5 + relative_step:
+            scores.append(0.0)
+            continue
+        side = ctx.analysis.min_side
+        if it.kind == "push":
+            moved = np.hypot(*(b_xy - b_xy[0]).T) > max(1.0, 0.02 * side)
+            onset = int(np.argmax(moved)) if moved.any() else None
+            before = np.hypot(*np.diff(a_xy[: contact + 1], axis=0).T)
+            after = np.hypot(*np.diff(a_xy[contact:], axis=0).T)
+            slowed = len(before) and len(after) and np.median(after) < 0.8 * np.median(before)
+            scores.append(float(np.mean([onset is not None, onset is not None and onset >= contact - 1, bool(slowed)])))
+        else:  # collide: approach before contact, separate after
+            dist = np.hypot(*(a_xy - b_xy).T)
+            approach = float(np.mean(np.diff(dist[: contact + 1]) <= 0.5)) if contact > 0 else 0.0
+            separate = float(len(dist) > contact + 2 and dist[-1] > dist[contact] + 0.05 * side)
+            scores.append(float(np.mean([approach, separate])))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _occlusion_order(kind: str, a_det: list, b_det: list, gaps: np.ndarray) -> float:
+    """The subject's visible area dips while overlapping if it passes behind, the other's if in front."""
+    overlap = [i for i, g in enumerate(gaps) if g == 0]
+    if not overlap:
+        return 0.0
+    a_area = np.array([d.area for d in a_det])
+    b_area = np.array([d.area for d in b_det])
+    a_dip = float(np.min(a_area[overlap]) / np.median(a_area))
+    b_dip = float(np.min(b_area[overlap]) / np.median(b_area))
+    hidden_a = a_dip < b_dip
+    return float(hidden_a == (kind == "pass_behind"))
