@@ -26,6 +26,7 @@ TEXTURE_MAX = 30.0  # gray levels above the background that can still be texture
 TEXTURE_RELIABLE = 0.3  # median phase-correlation peak above which the texture decides cuts
 CUT_PEAK_RATIO = 0.4  # a pair whose correlation drops below this fraction of the median is a cut
 PAN_NOISE = 0.3  # pixels/frame of texture motion that still counts as a still camera
+CUT_NCC = 0.25  # ... and below this absolute correlation (a new framing measures ~0.1)
 CUT_AREA_RATIO = 1.3  # every common object changing area by this factor at once: new framing
 
 
@@ -92,12 +93,15 @@ def pair_shifts(texture: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """
     out = np.zeros((len(texture), 3), dtype=np.float64)
     out[0, 2] = 1.0
+    # Likeness on slightly blurred texture: a zoom moves stars by fractions of a pixel per frame,
+    # which should not read as a new texture.
+    soft = ndimage.gaussian_filter(texture, sigma=(0, 0.8, 0.8))
     for t in range(1, len(texture)):
         dx, dy, _ = texture_shift(texture[t - 1], texture[t])
         shift = (int(round(dy)), int(round(dx)))
-        before = np.roll(texture[t - 1], shift, axis=(0, 1))
+        before = np.roll(soft[t - 1], shift, axis=(0, 1))
         both = keep[t] & np.roll(keep[t - 1], shift, axis=(0, 1))
-        out[t] = (dx, dy, _ncc(before[both], texture[t][both]))
+        out[t] = (dx, dy, _ncc(before[both], soft[t][both]))
     return out
 
 
@@ -109,28 +113,44 @@ def _ncc(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def find_cuts(shifts: np.ndarray, per_frame: list[list[Detection]], min_side: int) -> list[int]:
-    """Frames that start a shot: texture decorrelates, or every common object resizes or jumps."""
+    """Frames that start a shot (always including 0).
+
+    A cut is a texture that stops matching, unless the objects seen on both sides keep their size
+    and place (a zooming star field decorrelates a little too), or objects that all resize or all
+    jump together (a new framing, for a model that paints no texture).
+    """
     cuts = [0]
     peaks = shifts[1:, 2]
     reliable = len(peaks) > 0 and float(np.median(peaks)) > TEXTURE_RELIABLE
     for t in range(1, len(per_frame)):
-        texture_cut = reliable and shifts[t, 2] < CUT_PEAK_RATIO * float(np.median(peaks))
-        if texture_cut or _objects_reframed(per_frame[t - 1], per_frame[t], min_side):
+        pairs = _common(per_frame[t - 1], per_frame[t])
+        texture_cut = reliable and shifts[t, 2] < min(CUT_NCC, CUT_PEAK_RATIO * float(np.median(peaks)))
+        if texture_cut and pairs:
+            texture_cut = any(_area_ratio(a, b) > 1.12 or np.hypot(b.x - a.x, b.y - a.y) > 0.25 * min_side for a, b in pairs)
+        if texture_cut or _objects_reframed(pairs, min_side):
             if t - cuts[-1] >= 2:  # a shot lasts at least two frames; ignore double triggers
                 cuts.append(t)
     return cuts
 
 
-def _objects_reframed(before: list[Detection], after: list[Detection], min_side: int) -> bool:
+def _common(before: list[Detection], after: list[Detection]) -> list[tuple[Detection, Detection]]:
+    """Objects seen whole in both frames, paired by color (unique colors only)."""
     pairs = []
     for a in before:
         same = [b for b in after if b.color == a.color]
         if len(same) == 1 and not (a.touches_edge or same[0].touches_edge or a.touches_other or same[0].touches_other):
             pairs.append((a, same[0]))
+    return pairs
+
+
+def _area_ratio(a: Detection, b: Detection) -> float:
+    return max(a.area, b.area) / max(1e-6, min(a.area, b.area))
+
+
+def _objects_reframed(pairs: list[tuple[Detection, Detection]], min_side: int) -> bool:
     if not pairs:
         return False
-    ratios = [max(a.area, b.area) / max(1e-6, min(a.area, b.area)) for a, b in pairs]
-    if all(r > CUT_AREA_RATIO for r in ratios):
+    if all(_area_ratio(a, b) > CUT_AREA_RATIO for a, b in pairs):
         return True
     if len(pairs) >= 2:
         jumps = np.array([[b.x - a.x, b.y - a.y] for a, b in pairs])

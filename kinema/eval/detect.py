@@ -109,57 +109,75 @@ def classify(frames: np.ndarray) -> tuple[np.ndarray, list[FrameStats], np.ndarr
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
     pixels = frames.astype(np.float32)
-    dist = np.linalg.norm(pixels[..., None, :] - PALETTE, axis=-1)  # (T, H, W, 9)
-    nearest = dist.argmin(-1)
-    near_dist = np.take_along_axis(dist, nearest[..., None], -1)[..., 0]
-    labels = np.full(frames.shape[:3], BACKGROUND, dtype=np.int8)
-    local_bg = np.empty_like(pixels)
-    stats: list[FrameStats] = []
+    t_count, height, width, _ = pixels.shape
+    flat = pixels.reshape(-1, 3)
+    # Squared distances by expansion, |p|^2 - 2 p.c + |c|^2: one small matmul for all frames.
+    p_sq = (flat * flat).sum(1)[:, None]
+    p_c = flat @ PALETTE.T  # (N, 9)
+    c_sq = (PALETTE * PALETTE).sum(1)
+    near_dist = np.sqrt(np.maximum(p_sq - 2 * p_c + c_sq, 0.0).min(1)).reshape(t_count, height, width)
+    backgrounds, floor_tops = [], []
+    local = np.empty_like(pixels)
     for t, frame in enumerate(pixels):
-        far = near_dist[t] > COLOR_RADIUS * 1.3
         floor_top = _floor_top(frame)
-        upper = far[:floor_top] if floor_top is not None else far
-        sample = frame[: floor_top or frame.shape[0]][upper]
+        upper = slice(0, floor_top if floor_top is not None else height)
+        sample = frame[upper][near_dist[t][upper] > COLOR_RADIUS * 1.3]
         bg = np.median(sample, axis=0) if len(sample) > 16 else np.median(frame.reshape(-1, 3), axis=0)
-        local = np.broadcast_to(bg, frame.shape).copy()
+        local[t] = bg
         if floor_top is not None:
-            local[floor_top:] = FLOOR
-        d_bg = np.linalg.norm(frame - local, axis=-1)
-        # Mixture model: a pixel is alpha * color + (1 - alpha) * local background (anti-aliasing,
-        # blur). It belongs to the color whose mixing line explains it best, if alpha >= 1/2 (it
-        # is mostly covered). Plain nearest-color would call a yellow edge on navy "orange".
-        span = PALETTE[None, None] - local[:, :, None, :]  # (H, W, 9, 3)
-        rel = (frame - local)[:, :, None, :]
-        alpha = (rel * span).sum(-1) / np.maximum((span * span).sum(-1), 1.0)
-        residual = np.linalg.norm(rel - np.clip(alpha, 0.0, 1.0)[..., None] * span, axis=-1)
-        residual = np.where(alpha >= 0.5, residual, np.inf)
-        best = residual.argmin(-1)
-        best_residual = np.take_along_axis(residual, best[..., None], -1)[..., 0]
-        is_obj = best_residual < MIX_RADIUS
-        lab = np.where(is_obj, best, BACKGROUND).astype(np.int8)
-        if floor_top is not None:
-            lab[floor_top:][~is_obj[floor_top:]] = FLOOR_LABEL
-        labels[t] = lab
-        local_bg[t] = local
-        stats.append(_frame_stats(frame, lab, d_bg, near_dist[t], bg, floor_top))
-    return labels, stats, local_bg
+            local[t, floor_top:] = FLOOR
+        backgrounds.append(bg)
+        floor_tops.append(floor_top)
+    # Mixture model: a pixel is alpha * color + (1 - alpha) * local background (anti-aliasing,
+    # blur). It belongs to the color whose mixing line explains it best, if alpha >= 1/2 (it is
+    # mostly covered). Plain nearest-color would call a yellow edge on navy "orange".
+    l_flat = local.reshape(-1, 3)
+    l_sq = (l_flat * l_flat).sum(1)[:, None]
+    l_c = l_flat @ PALETTE.T
+    p_l = (flat * l_flat).sum(1)[:, None]
+    rel_span = p_c - p_l - l_c + l_sq  # (p - l).(c - l)
+    span_sq = np.maximum(c_sq - 2 * l_c + l_sq, 1.0)  # |c - l|^2
+    rel_sq = p_sq - 2 * p_l + l_sq  # |p - l|^2
+    alpha = rel_span / span_sq
+    a = np.clip(alpha, 0.0, 1.0)
+    residual_sq = np.where(alpha >= 0.5, rel_sq - 2 * a * rel_span + a * a * span_sq, np.inf)
+    best = residual_sq.argmin(1)
+    is_obj = (np.take_along_axis(residual_sq, best[:, None], 1)[:, 0] < MIX_RADIUS**2).reshape(t_count, height, width)
+    labels = np.where(is_obj, best.reshape(is_obj.shape), BACKGROUND).astype(np.int8)
+    rows = np.arange(height)[None, :, None]
+    below = rows >= np.array([f if f is not None else height for f in floor_tops])[:, None, None]
+    labels[below & ~is_obj] = FLOOR_LABEL
+    d_bg = np.sqrt(np.maximum(rel_sq, 0.0)).reshape(t_count, height, width)
+    stats = _frame_stats(pixels, labels, d_bg, near_dist, backgrounds, floor_tops)
+    return labels, stats, local
 
 
 def _frame_stats(
-    frame: np.ndarray, lab: np.ndarray, d_bg: np.ndarray, near: np.ndarray, bg: np.ndarray, floor_top: int | None
-) -> FrameStats:
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    d_bg: np.ndarray,
+    near: np.ndarray,
+    backgrounds: list[np.ndarray],
+    floor_tops: list[int | None],
+) -> list[FrameStats]:
     # "Classified": close to its class, not merely nearest. Background texture is faint, so 40.
-    close = np.where(lab >= 0, near < COLOR_RADIUS * 0.75, d_bg < 40.0)
-    bg_pixels = frame[lab == BACKGROUND]
-    noise = float(np.median(np.abs(bg_pixels - np.median(bg_pixels, axis=0)))) if len(bg_pixels) else 255.0
-    obj = lab >= 0
-    boundary = obj & ~ndimage.binary_erosion(obj)
-    ring = ndimage.binary_dilation(obj, iterations=2) & ~obj
+    close = np.where(labels >= 0, near < COLOR_RADIUS * 0.75, d_bg < 40.0).mean(axis=(1, 2))
+    obj = labels >= 0
+    flat2d = np.zeros((3, 3, 3), dtype=bool)
+    flat2d[1] = True
+    boundary = (obj & ~ndimage.binary_erosion(obj, structure=flat2d)).sum(axis=(1, 2))
+    ring = ndimage.binary_dilation(obj, structure=flat2d, iterations=2) & ~obj
     # Pixels around objects that are neither object nor clean background: the blur band. A crisp,
     # anti-aliased edge leaves about one such pixel per boundary pixel or fewer.
-    unclear = ring & (d_bg > 40.0)
-    edge = float(unclear.sum() / max(1, boundary.sum()))
-    return FrameStats(tuple(float(v) for v in bg), floor_top, float(close.mean()), noise, edge)  # type: ignore[arg-type]
+    unclear = (ring & (d_bg > 40.0)).sum(axis=(1, 2))
+    stats = []
+    for t in range(len(pixels)):
+        bg_pixels = pixels[t][labels[t] == BACKGROUND]
+        noise = float(np.median(np.abs(bg_pixels - backgrounds[t]))) if len(bg_pixels) else 255.0
+        edge = float(unclear[t] / max(1, boundary[t]))
+        bg = tuple(float(v) for v in backgrounds[t])
+        stats.append(FrameStats(bg, floor_tops[t], float(close[t]), noise, edge))  # type: ignore[arg-type]
+    return stats
 
 
 def min_area(height: int, width: int) -> float:
@@ -221,7 +239,10 @@ def _describe(
     span = color - bg
     alpha = ((frame[r0:r1, c0:c1] - bg) * span).sum(-1) / np.maximum((span * span).sum(-1), 1.0)
     alpha = np.clip(alpha, 0.0, 1.0)
-    weight = np.where(sub, 1.0, np.where(grown, alpha, 0.0))
+    # Interior pixels count fully (a model's slightly-off color is still the object); boundary
+    # pixels, inside or out, count by coverage, so sizes do not jump with subpixel position.
+    interior = ndimage.binary_erosion(sub)
+    weight = np.where(interior, 1.0, np.where(grown, alpha, 0.0))
     area = float(weight.sum())
     yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float32)
     cx = float((weight * xx).sum() / area)

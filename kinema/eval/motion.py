@@ -228,22 +228,33 @@ def spin(ctx: Context) -> float:
 
 
 def grow_shrink(ctx: Context) -> float:
-    """Size changes the asked way: 70% of the expected log size change (x2 over the clip) scores 1."""
+    """Size changes the asked way: 70% of the expected rate (x2 in size over the clip) scores 1.
+
+    The rate is the slope of log size over frames, fitted within each shot (a cut reframes), over
+    the frames where the object is seen whole, with the camera's zoom divided out.
+    """
     a = ctx.analysis
     scores = []
     for _, obj, track in ctx.pairs():
         if obj.motion not in ("grow", "shrink"):
             continue
         clean = track.clean() if track else []
-        shot0 = [d for d in clean if a.shot_index(d.frame) == a.shot_index(clean[0].frame)] if clean else []
-        if len(shot0) < 4:
+        if len(clean) < 4:
             scores.append(0.0)
             continue
-        size = np.array([np.sqrt(d.area) / a.zoom_at(d.frame) for d in shot0])
-        measured = float(np.median(size[-3:]) / np.median(size[:3]))
-        span = (shot0[-1].frame - shot0[0].frame) / max(1, a.frames - 1)
-        expected = math.log(SIZE_CHANGE) * span * (1 if obj.motion == "grow" else -1)
-        scores.append(float(np.clip(math.log(measured) / expected / 0.7, 0.0, 1.0)) if expected else 0.0)
+        frames = np.array([d.frame for d in clean], dtype=float)
+        log_size = np.array([0.5 * math.log(max(d.area, 1e-3)) - math.log(a.zoom_at(d.frame)) for d in clean])
+        shots = np.array([a.shot_index(d.frame) for d in clean])
+        for shot in set(shots.tolist()):  # per-shot intercepts
+            here = shots == shot
+            frames[here] -= frames[here].mean()
+            log_size[here] -= log_size[here].mean()
+        if not np.any(frames):
+            scores.append(0.0)
+            continue
+        slope = float((frames * log_size).sum() / (frames * frames).sum())
+        expected = math.log(SIZE_CHANGE) / max(1, a.frames - 1) * (1 if obj.motion == "grow" else -1)
+        scores.append(float(np.clip(slope / expected / 0.7, 0.0, 1.0)))
     return float(np.mean(scores)) if scores else 0.0
 
 
