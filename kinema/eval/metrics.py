@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinema.eval.analyze import Analysis
-from kinema.eval.detect import equivalent_diameter
+from kinema.eval.detect import Detection, equivalent_diameter
 from kinema.eval.track import Track, majority_shape
-from kinema.world.palette import SIZES
+from kinema.world.palette import FLOOR_FRACTION, SIZES
 from kinema.world.scene import ObjectSpec, Scene
 
 
@@ -35,6 +35,13 @@ def log_ratio_score(measured: float, expected: float, tolerance: float, limit: f
     if measured <= 0 or expected <= 0:
         return 0.0
     return ramp(abs(math.log(measured / expected)), math.log(tolerance), math.log(limit))
+
+
+def mean_or_none(scores: list[float | None]) -> float | None:
+    """Mean over objects; None marks an object seen too little to judge (e.g. only ever half out
+    of the frame) and is left out; None when no object could be judged. A missing object is 0."""
+    known = [s for s in scores if s is not None]
+    return float(np.mean(known)) if known else None
 
 
 @dataclass
@@ -105,12 +112,12 @@ def color(ctx: Context) -> float:
     return float(np.mean([t is not None and t.color == o.color for _, o, t in ctx.pairs()]))
 
 
-def shape(ctx: Context) -> float:
-    scores = []
+def shape(ctx: Context) -> float | None:
+    scores: list[float | None] = []
     for _, obj, track in ctx.pairs():
         known = [d.shape for d in (track.clean() if track else []) if d.shape != "unknown"]
-        scores.append(float(np.mean([s == obj.shape for s in known])) if known else 0.0)
-    return float(np.mean(scores))
+        scores.append(0.0 if track is None else float(np.mean([s == obj.shape for s in known])) if known else None)
+    return mean_or_none(scores)
 
 
 def count(ctx: Context) -> float:
@@ -118,36 +125,70 @@ def count(ctx: Context) -> float:
     return max(0.0, 1.0 - abs(len(ctx.analysis.objects()) - expected) / expected)
 
 
-def size(ctx: Context) -> float:
-    scores = []
+def size(ctx: Context) -> float | None:
+    scores: list[float | None] = []
     for _, obj, track in ctx.pairs():
+        if track is None:
+            scores.append(0.0)
+            continue
         early = obj.motion in ("grow", "shrink")  # judged at the start, before it changes
-        measured = _measured_diameter(ctx, track, early) if track else None
+        measured = _measured_diameter(ctx, track, early)
         # 1 within 12% of the stated size; 0 at 45% off (the next size class is 50% larger).
-        scores.append(0.0 if measured is None else log_ratio_score(measured, ctx.expected_diameter(obj), 1.12, 1.45))
-    return float(np.mean(scores))
+        scores.append(None if measured is None else log_ratio_score(measured, ctx.expected_diameter(obj), 1.12, 1.45))
+    return mean_or_none(scores)
+
+
+def _third(value: float, extent: float) -> tuple[float, float]:
+    """The third of [0, extent] that `value` falls in, as an interval (the caption's regions)."""
+    k = min(2, max(0, int(value / extent * 3)))
+    return k * extent / 3, (k + 1) * extent / 3
 
 
 def position(ctx: Context) -> float:
-    """Start position, where stated: within 1/8 of the canvas scores 1, a quarter away scores 0."""
+    """Start region, where stated: the captions' thirds (left / center / right of the width; top /
+    middle / bottom of the space above the floor). Inside the asked third scores 1, falling to 0 an
+    eighth of the canvas outside it."""
     a, shot = ctx.analysis, ctx.scene.shots[0]
+    top = 1.0 - FLOOR_FRACTION if ctx.scene.floor else 1.0
     scores = []
     for _, obj, track in ctx.pairs():
         if obj.motion == "enter" or (obj.x is None and obj.y is None):
             continue
         first = track.detections[0] if track else None
-        for value, center, measured, extent in (
-            (obj.x, shot.cx, first.x if first else None, a.width),
-            (obj.y, shot.cy, first.y if first else None, a.height),
+        if first is not None and first.frame >= a.shots[0].stop:
+            first = None  # first seen only after a cut: it did not start where asked
+        for value, center, measured, extent, span in (
+            (obj.x, shot.cx, first.x if first else None, a.width, 1.0),
+            (obj.y, shot.cy, first.y if first else None, a.height, top),
         ):
             if value is None:
                 continue
-            if measured is None or (first is not None and first.frame >= a.shots[0].stop):
+            if measured is None:
                 scores.append(0.0)
                 continue
             expected = (value - center) * shot.zoom + 0.5  # where the first shot's framing puts it
-            scores.append(ramp(abs(measured / extent - expected), 1 / 8, 1 / 4))
+            lo, hi = _third(min(max(expected, 0.0), span - 1e-6), span)
+            outside = max(lo - measured / extent, measured / extent - hi, 0.0)
+            scores.append(ramp(outside, 0.0, 1 / 8))
     return float(np.mean(scores)) if scores else 0.0
+
+
+def _hidden_or_out(a: Analysis, det: Detection, neighbour_frame: int) -> bool:
+    """Could this object have gone behind (or come from behind) something, or across the edge?
+
+    True if it touches the frame edge or another object, or if, grown by its own size, it overlaps
+    another object in the neighbouring frame (it moved behind it between frames).
+    """
+    if det.touches_edge or det.touches_other:
+        return True
+    if not 0 <= neighbour_frame < a.frames:
+        return False
+    grow = max(det.bbox[2] - det.bbox[0], det.bbox[3] - det.bbox[1])
+    x0, y0, x1, y1 = det.bbox[0] - grow, det.bbox[1] - grow, det.bbox[2] + grow, det.bbox[3] + grow
+    return any(
+        o.color != det.color and o.bbox[0] < x1 and o.bbox[2] > x0 and o.bbox[1] < y1 and o.bbox[3] > y0
+        for o in a.per_frame[neighbour_frame]
+    )
 
 
 def permanence(ctx: Context) -> float:
@@ -167,9 +208,9 @@ def permanence(ctx: Context) -> float:
             if gap_stop <= gap_start:
                 continue  # consecutive frames: nothing appeared or vanished
             cut_inside = any(gap_start <= c <= gap_stop for c in cuts if c > 0)
-            if before is not None and not (before.touches_edge or before.touches_other or cut_inside):
+            if before is not None and not (cut_inside or _hidden_or_out(a, before, before.frame + 1)):
                 violations += 1  # vanished in the open
-            if after is not None and not (after.touches_edge or after.touches_other or cut_inside):
+            if after is not None and not (cut_inside or _hidden_or_out(a, after, after.frame - 1)):
                 violations += 1  # appeared from nowhere
         scores.append(max(0.0, 1.0 - 0.5 * violations))
     # Blobs that come and go without becoming an object are the same failure, in miniature.

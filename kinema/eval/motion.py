@@ -15,7 +15,7 @@ import numpy as np
 
 from kinema.eval import camera as camera_analysis
 from kinema.eval.expect import DIRECTED_MOTIONS
-from kinema.eval.metrics import Context, log_ratio_score, ramp
+from kinema.eval.metrics import Context, log_ratio_score, mean_or_none, ramp
 from kinema.eval.track import Track, bbox_gap
 from kinema.world.physics import ZOOM_CHANGE
 from kinema.world.scene import GRAVITY, SIZE_CHANGE, SLIDE_SPEED_RANGE, SPIN_SPEED, ObjectSpec
@@ -27,13 +27,18 @@ SPIN_PERIOD = {"square": 90.0, "triangle": 120.0}
 
 
 def _segment(ctx: Context, track: Track) -> tuple[np.ndarray, np.ndarray]:
-    """Frames and world positions of the track's first run of consecutive frames in one shot."""
+    """Frames and world positions of the track in the first shot it appears in.
+
+    Only detections of the whole object when there are three or more: the visible part of an
+    object half outside the frame, or half hidden, has a centroid that lags its true motion.
+    """
     a = ctx.analysis
-    frames, xy = track.frames, ctx.analysis.world_xy(track)
-    end = 1
-    while end < len(frames) and frames[end] == frames[end - 1] + 1 and a.shot_index(frames[end]) == a.shot_index(frames[0]):
-        end += 1
-    return frames[:end], xy[:end]
+    dets = track.detections
+    shot = a.shot_index(dets[0].frame)
+    in_shot = [i for i, d in enumerate(dets) if a.shot_index(d.frame) == shot]
+    whole = [i for i in in_shot if not (dets[i].touches_edge or dets[i].touches_other)]
+    use = whole if len(whole) >= 3 else in_shot
+    return track.frames[use], a.world_xy(track)[use]
 
 
 def _early_velocity(ctx: Context, track: Track) -> np.ndarray | None:
@@ -50,21 +55,27 @@ def _zoom(ctx: Context, track: Track) -> float:
     return ctx.scene.shots[ctx.analysis.shot_index(int(track.frames[0]))].zoom
 
 
-def direction(ctx: Context) -> float:
-    scores = []
+def direction(ctx: Context) -> float | None:
+    scores: list[float | None] = []
     for _, obj, track in ctx.pairs():
         if obj.motion not in DIRECTED_MOTIONS or obj.direction is None:
             continue
-        velocity = _early_velocity(ctx, track) if track else None
-        if velocity is None or float(np.hypot(*velocity)) < 0.05:
-            scores.append(0.0)  # no motion seen: no direction
+        if track is None:
+            scores.append(0.0)
+            continue
+        velocity = _early_velocity(ctx, track)
+        if velocity is None:
+            scores.append(None)  # seen too briefly to tell
+            continue
+        if float(np.hypot(*velocity)) < 0.05:
+            scores.append(0.0)  # seen, not moving: no direction
             continue
         want = np.array(DIRECTIONS[obj.direction])
         if obj.motion in ("bounce", "throw"):  # only the horizontal drift is stated
             velocity = np.array([velocity[0], 0.0])
         cosine = float(np.dot(velocity, want) / (np.hypot(*velocity) + 1e-9))
         scores.append(ramp(cosine, SHARP, WRONG))
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
 def _speed_measured(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
@@ -77,21 +88,24 @@ def _speed_measured(ctx: Context, obj: ObjectSpec, track: Track) -> float | None
     if len(frames) < 3:
         return None
     k = max(3, int(math.ceil(len(frames) / 3)))
-    step = np.diff(xy[:k], axis=0)
+    step = np.diff(xy[:k], axis=0) / np.diff(frames[:k])[:, None]
     if obj.motion in ("bounce", "throw"):
         step = step[:, :1]
     return float(np.median(np.linalg.norm(step, axis=1))) * a.fps / a.width / _zoom(ctx, track)
 
 
-def speed(ctx: Context) -> float:
+def speed(ctx: Context) -> float | None:
     """Within 25% of the stated speed (or inside the world's range when unstated) scores 1; 2x off, 0."""
-    scores = []
+    scores: list[float | None] = []
     for _, obj, track in ctx.pairs():
         if obj.motion not in DIRECTED_MOTIONS | {"spin"} or (obj.motion == "bounce" and obj.direction is None):
             continue
-        measured = _speed_measured(ctx, obj, track) if track else None
-        if measured is None:
+        if track is None:
             scores.append(0.0)
+            continue
+        measured = _speed_measured(ctx, obj, track)
+        if measured is None:
+            scores.append(None)
             continue
         if obj.speed is not None:
             scores.append(log_ratio_score(measured, obj.speed, 1.25, 2.0))
@@ -99,7 +113,7 @@ def speed(ctx: Context) -> float:
             lo, hi = (SPIN_SPEED, SPIN_SPEED) if obj.motion == "spin" else SLIDE_SPEED_RANGE
             nearest = min(max(measured, lo), hi)
             scores.append(log_ratio_score(measured, nearest, 1.25, 2.0))
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
 def _gravity_px(ctx: Context, track: Track) -> float:
@@ -114,10 +128,12 @@ def _floor_line(ctx: Context, frame: int) -> float:
     return float(top) if top is not None else float(ctx.analysis.height)
 
 
-def _accel_score(ctx: Context, track: Track, y: np.ndarray, contacts: list[int]) -> float:
+def _accel_score(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, contacts: list[int]) -> float:
     """Median vertical acceleration in flight (away from contacts and rest) against g."""
     acc = []
     for i in range(1, len(y) - 1):
+        if frames[i + 1] - frames[i] != 1 or frames[i] - frames[i - 1] != 1:
+            continue  # a gap (hidden, out of frame): no second difference across it
         near_contact = any(abs(i - c) <= 1 for c in contacts)
         resting = abs(y[i + 1] - y[i]) < 0.3 and abs(y[i] - y[i - 1]) < 0.3
         if not near_contact and not resting:
@@ -140,11 +156,11 @@ def _on_floor(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, i: 
     return float(abs(det.bbox[3] - _floor_line(ctx, det.frame)) <= 1.5 + 0.6 * step)
 
 
-def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float:
+def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
     frames, xy = _segment(ctx, track)
     side = ctx.analysis.min_side
     if len(frames) < 4:
-        return 0.0
+        return None
     x, y = xy[:, 0], xy[:, 1]
     if obj.motion == "still":
         moved = float(np.max(np.hypot(x - x[0], y - y[0])))
@@ -158,7 +174,7 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float:
     parts: list[float] = []
     if obj.motion == "bounce":
         parts.append(float(np.mean([_on_floor(ctx, track, frames, y, c) for c in contacts])) if contacts else 0.0)
-        parts.append(_accel_score(ctx, track, y, contacts))
+        parts.append(_accel_score(ctx, track, frames, y, contacts))
         apexes = [i for i in range(1, len(y) - 1) if y[i] <= y[i - 1] and y[i] < y[i + 1]]
         if len(apexes) >= 2:
             heights = [_floor_line(ctx, int(frames[i])) - y[i] for i in apexes]
@@ -166,12 +182,12 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float:
     elif obj.motion == "fall":
         first = contacts[0] if contacts else len(y)
         parts.append(float(y[0] < 0.5 * ctx.analysis.height))  # starts high
-        parts.append(_accel_score(ctx, track, y[: first + 1], [first]))
+        parts.append(_accel_score(ctx, track, frames, y[: first + 1], [first]))
         parts.append(_on_floor(ctx, track, frames, y, len(y) - 1))  # ends on the floor
     elif obj.motion == "throw":
         first = contacts[0] if contacts else len(y)
         arc = y[: first + 1]
-        parts.append(_accel_score(ctx, track, arc, [first]))
+        parts.append(_accel_score(ctx, track, frames, arc, [first]))
         parts.append(float(len(arc) >= 3 and int(np.argmin(arc)) not in (0,) and arc[0] - arc.min() > 1.0))
         t = frames[: first + 1].astype(float)
         parts.append(ramp(_linear_residual(t, x[: first + 1, None]) / side, 0.01, 0.05) if len(t) >= 3 else 0.0)
@@ -186,16 +202,16 @@ def _linear_residual(t: np.ndarray, values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum((values - fit) ** 2, axis=1))))
 
 
-def physics(ctx: Context) -> float:
+def physics(ctx: Context) -> float | None:
     """Each object obeys its law: still stays, slide keeps a straight constant velocity, bounce
     touches the floor with decaying apexes under g, fall accelerates and lands, throw flies a parabola."""
     involved = {i.subject for i in ctx.scene.interactions} | {i.other for i in ctx.scene.interactions}
-    scores = []
+    scores: list[float | None] = []
     for i, obj, track in ctx.pairs():
         if obj.motion not in ("still", "slide", "bounce", "fall", "throw") or i in involved:
             continue
         scores.append(_physics_one(ctx, obj, track) if track else 0.0)
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
 def _spin_steps(ctx: Context, track: Track) -> np.ndarray:
@@ -212,35 +228,44 @@ def _spin_steps(ctx: Context, track: Track) -> np.ndarray:
     return np.array(steps)
 
 
-def spin(ctx: Context) -> float:
-    scores = []
+def spin(ctx: Context) -> float | None:
+    scores: list[float | None] = []
     for _, obj, track in ctx.pairs():
         if obj.motion != "spin":
             continue
-        steps = _spin_steps(ctx, track) if track else np.zeros(0)
+        if track is None:
+            scores.append(0.0)
+            continue
+        steps = _spin_steps(ctx, track)
+        if len(steps) < 2:
+            scores.append(None)  # never seen whole in two frames in a row
+            continue
         turning = steps[np.abs(steps) > 2.0]
         if len(turning) < 2:
-            scores.append(0.0)
+            scores.append(0.0)  # seen, not turning
             continue
         sign = 1.0 if obj.direction == "clockwise" else -1.0
         scores.append(float(np.mean(np.sign(turning) == sign)))
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
-def grow_shrink(ctx: Context) -> float:
+def grow_shrink(ctx: Context) -> float | None:
     """Size changes the asked way: 70% of the expected rate (x2 in size over the clip) scores 1.
 
     The rate is the slope of log size over frames, fitted within each shot (a cut reframes), over
     the frames where the object is seen whole, with the camera's zoom divided out.
     """
     a = ctx.analysis
-    scores = []
+    scores: list[float | None] = []
     for _, obj, track in ctx.pairs():
         if obj.motion not in ("grow", "shrink"):
             continue
-        clean = track.clean() if track else []
-        if len(clean) < 4:
+        if track is None:
             scores.append(0.0)
+            continue
+        clean = track.clean()
+        if len(clean) < 4:
+            scores.append(None)
             continue
         frames = np.array([d.frame for d in clean], dtype=float)
         log_size = np.array([0.5 * math.log(max(d.area, 1e-3)) - math.log(a.zoom_at(d.frame)) for d in clean])
@@ -255,14 +280,14 @@ def grow_shrink(ctx: Context) -> float:
         slope = float((frames * log_size).sum() / (frames * frames).sum())
         expected = math.log(SIZE_CHANGE) / max(1, a.frames - 1) * (1 if obj.motion == "grow" else -1)
         scores.append(float(np.clip(slope / expected / 0.7, 0.0, 1.0)))
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
 def camera(ctx: Context) -> float:
     """Pan direction and speed, or zoom, from the background texture; a still camera shows neither."""
     a, cam = ctx.analysis, ctx.scene.camera
     reliable = a.texture_peak > camera_analysis.TEXTURE_RELIABLE
-    scores = []
+    scores: list[float | None] = []
     for shot, spec in zip(a.shots, ctx.scene.shots):
         if shot.stop - shot.start < 3:
             continue
@@ -279,13 +304,13 @@ def camera(ctx: Context) -> float:
             span = (shot.stop - 1 - shot.start) / max(1, a.frames - 1)
             want_log = math.log(ZOOM_CHANGE) * span * (1.0 if cam.motion == "zoom_in" else -1.0)
             scores.append(ramp(zoom_log / want_log, 0.6, 0.0) if want_log else 0.0)
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
 def causality(ctx: Context) -> float:
     """Push: the struck object moves only after contact and the striker slows. Collide: they meet,
     then separate. Pass behind / in front: the right one is hidden where they overlap."""
-    scores = []
+    scores: list[float | None] = []
     for it in ctx.scene.interactions:
         a_track, b_track = ctx.matches[it.subject], ctx.matches[it.other]
         if a_track is None or b_track is None:
@@ -323,7 +348,7 @@ def causality(ctx: Context) -> float:
             approach = float(np.mean(np.diff(dist[: contact + 1]) <= 0.5)) if contact > 0 else 0.0
             separate = float(len(dist) > contact + 2 and dist[-1] > dist[contact] + 0.05 * side)
             scores.append(float(np.mean([approach, separate])))
-    return float(np.mean(scores)) if scores else 0.0
+    return mean_or_none(scores)
 
 
 def _occlusion_order(kind: str, a_det: list, b_det: list, gaps: np.ndarray) -> float:

@@ -22,7 +22,7 @@ from kinema.eval.analyze import Analysis, analyze
 from kinema.eval.expect import CATEGORIES, applies, expectation
 from kinema.world.scene import Scene
 
-METRICS: dict[str, Callable[[metrics.Context], float]] = {
+METRICS: dict[str, Callable[[metrics.Context], float | None]] = {
     "color": metrics.color,
     "shape": metrics.shape,
     "count": metrics.count,
@@ -77,7 +77,7 @@ def score_analysis(analysis: Analysis, scene: Scene) -> dict[str, float | None]:
     """Per-category scores of an analysed video against the scene it should show."""
     ctx = metrics.Context(analysis, scene, metrics.match(analysis, scene))
     checkable = applies(scene, analysis.frames)
-    return {name: (float(METRICS[name](ctx)) if checkable[name] else None) for name in CATEGORIES}
+    return {name: (METRICS[name](ctx) if checkable[name] else None) for name in CATEGORIES}
 
 
 def score_video(video: Any, prompt: str | Scene | dict[str, Any], fps: float | None = None) -> Score:
