@@ -25,6 +25,7 @@ def vae_command(
     lr: float = typer.Option(5e-4, help="Peak learning rate."),
     export: Path = typer.Option(SHIPPED, help="Write EMA weights (fp16, with latent statistics) here at each checkpoint."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
 ) -> None:
     """Train the causal video VAE on world clips. Example: kinema train vae --steps 4000"""
     import torch
@@ -35,7 +36,9 @@ def vae_command(
         torch.set_num_threads(threads)
     cfg = VAETrainConfig()
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
-    train_vae(cfg, run, export_to=export)
+    from kinema.train.runner import pick_device
+
+    train_vae(cfg, run, export_to=export, device=str(pick_device(device)))
 
 
 @train_app.command("cache")
@@ -77,6 +80,7 @@ def dit_command(
     export: Path = typer.Option(SHIPPED, help="Write EMA weights here at each checkpoint."),
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
+    device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
 ) -> None:
     """Train the diffusion transformer on the latent cache. Example: kinema train dit --steps 20000"""
     import torch
@@ -95,4 +99,6 @@ def dit_command(
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)
     init_state = load_weights(init, "dit") if init else None
-    train_dit(cfg, run, empty, export_to=export, init_state=init_state)
+    from kinema.train.runner import pick_device
+
+    train_dit(cfg, run, empty, export_to=export, init_state=init_state, device=str(pick_device(device)))

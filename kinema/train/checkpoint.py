@@ -32,7 +32,7 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str]) 
         for p in group["params"]:
             for key, value in optimizer.state.get(p, {}).items():
                 tensor = value if torch.is_tensor(value) else torch.tensor(value)
-                out[f"{names[id(p)]}::{key}"] = tensor.detach().clone().contiguous()
+                out[f"{names[id(p)]}::{key}"] = tensor.detach().cpu().clone().contiguous()
     return out
 
 
@@ -40,7 +40,8 @@ def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, s
     for group in optimizer.param_groups:
         for p in group["params"]:
             prefix = f"{names[id(p)]}::"
-            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            # Moments live with their parameter (GPU or CPU); AdamW's step counter stays on the CPU.
+            state = {k[len(prefix) :]: (v if k.endswith("::step") else v.to(p.device)) for k, v in tensors.items() if k.startswith(prefix)}
             if state:
                 optimizer.state[p] = state
 
@@ -68,8 +69,8 @@ def save_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     names = {id(p): n for n, p in model.named_parameters()}
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
-    save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, tmp / "ema.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}, tmp / "ema.safetensors")
     save_file(_optimizer_tensors(optimizer, names), tmp / "optimizer.safetensors")
     save_file({**rng_state(), **(extra_tensors or {})}, tmp / "rng.safetensors")
     (tmp / "state.json").write_text(json.dumps(state, indent=2))
@@ -101,7 +102,7 @@ def save_weights(folder: Path, name: str, module: nn.Module, config: dict[str, A
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob(f"{name}*.safetensors"):
         old.unlink()
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in module.state_dict().items()}
+    tensors = {k: (v.half() if v.is_floating_point() else v).cpu().contiguous() for k, v in module.state_dict().items()}
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
     for key, tensor in tensors.items():

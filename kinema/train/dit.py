@@ -60,9 +60,10 @@ def random_keep_mask(frames: int, batch: int, rate: float, generator: torch.Gene
 
 
 def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-    x0 = batch.latents
+    device = next(model.parameters()).device
+    x0 = batch.latents.to(device)
     b, _, frames, h, w = x0.shape
-    tokens, mask, pooled = batch.tokens, batch.mask, batch.pooled
+    tokens, mask, pooled = batch.tokens, batch.mask, batch.pooled  # moved to the device below
     drop = torch.rand(b, generator=generator) < cfg.caption_dropout
     if drop.any():  # the empty prompt, as sampling's unconditional branch sees it
         tokens, mask, pooled = tokens.clone(), mask.clone(), pooled.clone()
@@ -76,14 +77,16 @@ def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: T
     t = sample_timesteps(b, shift=shift, generator=generator)
     keep = random_keep_mask(frames, b, cfg.condition_rate, generator)
     t_frames = frame_timesteps(t, keep, frames)
-    noise = torch.randn(x0.shape, generator=generator)
-    velocity = model(noise_latents(x0, noise, t_frames), t_frames, TextContext(tokens, mask, pooled))
-    loss = flow_loss(velocity, x0, noise, keep)
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    t_frames = t_frames.to(device)
+    text = TextContext(tokens.to(device), mask.to(device), pooled.to(device))
+    velocity = model(noise_latents(x0, noise, t_frames), t_frames, text)
+    loss = flow_loss(velocity.float(), x0, noise, None if keep is None else keep.to(device))
     return loss, {"frames": frames}
 
 
 def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to: Path | None = None,
-              progress: bool = True, init_state: dict[str, Any] | None = None) -> DiT:
+              progress: bool = True, init_state: dict[str, Any] | None = None, device: str = "cpu") -> DiT:
     torch.manual_seed(cfg.seed)
     model = DiT(cfg.model)
     cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget)
@@ -106,5 +109,5 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
         on_checkpoint=on_checkpoint,
         items_per_batch=lambda b: len(b[0]),
     )
-    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state)
+    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device)
     return model

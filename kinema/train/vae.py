@@ -40,10 +40,10 @@ def pixel_weights(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def vae_loss(model: nn.Module, batch: WorldBatch, kl_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
-    x = batch.pixels
+    x = batch.pixels.to(next(model.parameters()).device)
     recon, kl = model(x)
     weights = pixel_weights(x)
-    err = recon - x
+    err = recon.float() - x
     mse = (err.pow(2) * weights).mean() / weights.mean()
     l1 = (err.abs() * weights).mean() / weights.mean()
     with torch.no_grad():
@@ -56,10 +56,11 @@ def measure_latent_stats(vae: VideoVAE, data: WorldData, batches: int = 8) -> tu
     """Per-channel mean and std of raw latents over fresh world clips."""
     zs = []
     for i in range(batches):
-        mean, _ = vae.encode_moments(world_batch(10_000_000 + i, data, with_captions=False).pixels)
+        pixels = world_batch(10_000_000 + i, data, with_captions=False).pixels.to(vae.latent_mean.device)
+        mean, _ = vae.encode_moments(pixels)
         zs.append(mean.transpose(0, 1).flatten(1))
     z = torch.cat(zs, dim=1)
-    return z.mean(1).tolist(), z.std(1).clamp(min=1e-3).tolist()
+    return z.mean(1).cpu().tolist(), z.std(1).clamp(min=1e-3).cpu().tolist()
 
 
 def export_vae(vae: VideoVAE, data: WorldData, folder: Path) -> VAEConfig:
@@ -68,13 +69,13 @@ def export_vae(vae: VideoVAE, data: WorldData, folder: Path) -> VAEConfig:
     mean, std = measure_latent_stats(vae, data)
     cfg = replace(vae.cfg, latent_mean=tuple(mean), latent_std=tuple(std))
     vae.latent_mean.copy_(torch.tensor(mean).view_as(vae.latent_mean))
-    vae.latent_std.copy_(torch.tensor(std).view_as(vae.latent_std))
+    vae.latent_std.copy_(torch.tensor(std).view_as(vae.latent_std))  # (the EMA copies buffers back each step)
     save_weights(folder, "vae", vae, {"vae": asdict(cfg)})
     return cfg
 
 
 def train_vae(cfg: VAETrainConfig, run_dir: Path, export_to: Path | None = None, progress: bool = True,
-              init_state: dict[str, Any] | None = None) -> VideoVAE:
+              init_state: dict[str, Any] | None = None, device: str = "cpu") -> VideoVAE:
     torch.manual_seed(cfg.data.seed)
     model = VideoVAE(cfg.vae)
 
@@ -91,5 +92,5 @@ def train_vae(cfg: VAETrainConfig, run_dir: Path, export_to: Path | None = None,
         on_checkpoint=on_checkpoint,
         items_per_batch=len,
     )
-    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state)
+    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device)
     return model
