@@ -1,0 +1,122 @@
+"""`kinema eval`: KinemaBench from the command line (score, run, calibrate, report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from kinema.cli.errors import friendly_errors
+
+eval_app = typer.Typer(no_args_is_help=True)
+console = Console()
+
+
+def _write_json(data: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+
+
+@eval_app.command("score")
+@friendly_errors
+def score_command(
+    video: Path = typer.Argument(..., help="The video to score: .mp4, .gif, .png or a folder of frames."),
+    prompt: str = typer.Argument(..., help="The prompt it was made from, in the world's caption grammar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the per-category scores as JSON."),
+) -> None:
+    """Score one video against its prompt, from pixels alone.
+
+      kinema eval score ball.mp4 "a small red ball bounces to the right" --json
+    """
+    from kinema.eval.score import score_video
+    from kinema.video import read_video
+
+    score = score_video(read_video(video), prompt)
+    if as_json:
+        print(json.dumps(score.to_dict(), indent=1))
+        return
+    for name, value in score.categories.items():
+        console.print(f"{name:12s} {'-' if value is None else f'{value:.3f}'}")
+    console.print(f"{'overall':12s} {score.overall:.3f}   ({score.seconds:.2f} s)")
+
+
+@eval_app.command("run")
+@friendly_errors
+def run_command(
+    model: str = typer.Option(None, "--model", help="Weights folder for kinema.pipeline.generate (default: the shipped model)."),
+    suite: str = typer.Option("kinemabench-v1", help="Suite name or path to a suite JSON."),
+    subset: str = typer.Option("all", help="all, ci, or one group (appearance, motion, physics, ...)."),
+    output: Path = typer.Option(Path("kinemabench-results.json"), "--output", "-o", help="Results JSON."),
+    calibration: Path = typer.Option(None, help="A `kinema eval calibrate` JSON to print beside the model."),
+    examples: int = typer.Option(4, help="Keep frame strips of this many best and worst prompts for the report."),
+) -> None:
+    """Generate every suite prompt with the model and score it; save results as JSON.
+
+      kinema eval run --model weights/kinema-tiny --subset ci -o results.json
+    """
+    from kinema.eval.bench import model_video_maker, run_suite
+    from kinema.eval.report import table
+    from kinema.eval.suite import load_suite
+
+    try:
+        make = model_video_maker(model)
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+    chosen = load_suite(suite, subset)
+    results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples)
+    cal = _read_json(calibration) if calibration else None
+    if cal:
+        results["calibration"] = {k: v for k, v in cal.items() if k != "runs"}
+    _write_json(results, output)
+    console.print(table(results, cal))
+    console.print(f"results: {output}")
+
+
+@eval_app.command("calibrate")
+@friendly_errors
+def calibrate_command(
+    suite: str = typer.Option("kinemabench-v1", help="Suite name or path to a suite JSON."),
+    subset: str = typer.Option("all", help="all, ci, or one group."),
+    output: Path = typer.Option(Path("kinemabench-calibration.json"), "--output", "-o", help="Calibration JSON."),
+    mp4: bool = typer.Option(True, help="Also score the renders after an H.264 MP4 round trip."),
+) -> None:
+    """Score the world's own renders (ceiling), noise and shuffled pairs (floors); write JSON."""
+    from kinema.eval.bench import calibrate
+    from kinema.eval.report import table
+    from kinema.eval.suite import load_suite
+
+    cal = calibrate(load_suite(suite, subset), mp4=mp4)
+    _write_json(cal, output)
+    ceiling = {"label": "ceiling", "suite": cal["suite"], "count": cal["count"], "summary": cal["ceiling"], "seconds_per_video": cal["seconds_per_video"]}
+    console.print(table(ceiling, cal))
+    console.print(f"calibration: {output}")
+
+
+@eval_app.command("report")
+@friendly_errors
+def report_command(
+    results: Path = typer.Argument(..., help="Results JSON from `kinema eval run`."),
+    output: Path = typer.Option(Path("kinemabench-report.html"), "--output", "-o", help="HTML report to write."),
+    calibration: Path = typer.Option(None, help="Calibration JSON (else the one stored in the results, if any)."),
+) -> None:
+    """Print the results table and write the HTML report (bars per category, example frames)."""
+    from kinema.eval.report import html, table
+
+    data = _read_json(results)
+    cal = _read_json(calibration) if calibration else data.get("calibration")
+    console.print(table(data, cal))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html(data, cal))
+    console.print(f"report: {output}")

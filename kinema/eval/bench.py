@@ -1,0 +1,155 @@
+"""Run KinemaBench: generate (or take) a video per suite prompt, score it, summarise, calibrate.
+
+Contract:
+- `run_suite(suite, make_video, label=)` calls `make_video(entry) -> Video | frames` for every
+  entry, scores it against the entry's frozen spec and returns a results dict (JSON-safe):
+  `per_prompt` (id, group, prompt, categories, overall, seconds), `summary` (mean per category over
+  the prompts where it applies, plus `overall`), `seconds_per_video` (scoring time only) and
+  `count`. Results of different runs compare category by category.
+- `calibrate(suite)` scores the world's own renders (the ceiling), the same renders after an H.264
+  MP4 round trip (`ceiling_mp4`, when PyAV can encode), uniform noise (`floor_noise`) and renders
+  paired with another prompt of the same canvas (`floor_shuffled`); it returns their summaries.
+- `model_video_maker(weights)` is the generator hook for `kinema eval run --model`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kinema.eval.expect import CATEGORIES
+from kinema.eval.score import score_video
+from kinema.eval.suite import Suite, SuiteEntry
+
+VideoMaker = Callable[[SuiteEntry], Any]
+
+
+def summarise(per_prompt: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Mean per category over the prompts where it applies; `overall` is the mean of the overalls."""
+    out: dict[str, float | None] = {}
+    for name in CATEGORIES:
+        values = [p["categories"][name] for p in per_prompt if p["categories"].get(name) is not None]
+        out[name] = float(np.mean(values)) if values else None
+    out["overall"] = float(np.mean([p["overall"] for p in per_prompt])) if per_prompt else None
+    return out
+
+
+def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_frames: int = 0) -> dict[str, Any]:
+    """Score `make_video(entry)` for every entry. `keep_frames`: store a frame strip (base64 PNG)
+    for that many best and worst prompts, for the HTML report."""
+    per_prompt = []
+    strips: dict[str, np.ndarray] = {}
+    started = time.perf_counter()
+    for entry in suite.entries:
+        video = make_video(entry)
+        score = score_video(video, entry.spec_scene())
+        per_prompt.append(
+            {
+                "id": entry.id,
+                "group": entry.group,
+                "prompt": entry.prompt,
+                "size": entry.size,
+                "frames": entry.frames,
+                "categories": score.categories,
+                "overall": score.overall,
+                "seconds": score.seconds,
+            }
+        )
+        if keep_frames:
+            strips[entry.id] = np.asarray(getattr(video, "frames", video))
+    results: dict[str, Any] = {
+        "suite": suite.name,
+        "label": label,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "count": len(per_prompt),
+        "summary": summarise(per_prompt),
+        "seconds_per_video": float(np.mean([p["seconds"] for p in per_prompt])) if per_prompt else None,
+        "wall_seconds": time.perf_counter() - started,
+        "per_prompt": per_prompt,
+    }
+    if keep_frames and per_prompt:
+        from kinema.eval.report import frame_strip_png
+
+        ranked = sorted(per_prompt, key=lambda p: p["overall"])
+        chosen = ranked[:keep_frames] + ranked[-keep_frames:]
+        results["examples"] = {p["id"]: frame_strip_png(strips[p["id"]]) for p in chosen}
+    return results
+
+
+def render_reference(entry: SuiteEntry) -> np.ndarray:
+    from kinema.world.render import render
+
+    return render(entry.reference_scene()).frames
+
+
+def mp4_round_trip(frames: np.ndarray, fps: float = 8.0) -> np.ndarray | None:
+    """The frames after writing and reading an H.264 MP4, or None if no encoder is available."""
+    from kinema.video import Video, read_video, write_video
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        try:
+            write_video(Video(frames, fps), path)
+            return np.asarray(read_video(path).frames)
+        except (ValueError, OSError):
+            return None
+
+
+def noise_video(entry: SuiteEntry) -> np.ndarray:
+    rng = np.random.default_rng(entry.seed)
+    return rng.integers(0, 256, (entry.frames, entry.height, entry.width, 3), dtype=np.uint8)
+
+
+def calibrate(suite: Suite, mp4: bool = True) -> dict[str, Any]:
+    """Ceiling (renders, and renders through H.264) and floor (noise, shuffled pairs) summaries."""
+    renders = {e.id: render_reference(e) for e in suite.entries}
+    runs = {
+        "ceiling": run_suite(suite, lambda e: renders[e.id], "ceiling"),
+        "floor_noise": run_suite(suite, noise_video, "noise"),
+        "floor_shuffled": run_suite(suite, _shuffled(suite, renders), "shuffled"),
+    }
+    if mp4 and suite.entries and mp4_round_trip(renders[suite.entries[0].id]) is not None:
+        runs["ceiling_mp4"] = run_suite(suite, lambda e: mp4_round_trip(renders[e.id]), "ceiling_mp4")
+    return {
+        "suite": suite.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "count": len(suite.entries),
+        **{name: run["summary"] for name, run in runs.items()},
+        "seconds_per_video": runs["ceiling"]["seconds_per_video"],
+        "runs": {name: run["per_prompt"] for name, run in runs.items()},
+    }
+
+
+def _shuffled(suite: Suite, renders: dict[str, np.ndarray]) -> VideoMaker:
+    """Each prompt gets the render of another prompt with the same canvas and length, if any."""
+    by_shape: dict[tuple[int, int, int], list[str]] = {}
+    for e in suite.entries:
+        by_shape.setdefault((e.width, e.height, e.frames), []).append(e.id)
+
+    def make(entry: SuiteEntry) -> np.ndarray:
+        ids = by_shape[(entry.width, entry.height, entry.frames)]
+        if len(ids) == 1:
+            return noise_video(entry)  # nothing to pair with: noise is the honest stand-in
+        other = ids[(ids.index(entry.id) + max(1, len(ids) // 2)) % len(ids)]
+        return renders[other]
+
+    return make
+
+
+def model_video_maker(weights: str | None) -> VideoMaker:
+    """Generate each entry with `kinema.pipeline.generate`; a clear error if it is not there."""
+    try:
+        from kinema.pipeline import generate
+    except ImportError as error:
+        raise RuntimeError("kinema.pipeline.generate is not available; the generator is not installed") from error
+
+    def make(entry: SuiteEntry) -> Any:
+        return generate(entry.prompt, weights=weights, size=entry.size, frames=entry.frames, seed=entry.seed)
+
+    return make
