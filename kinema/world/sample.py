@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from kinema.world.palette import BACKGROUNDS, COLORS, DIRECTIONS, SHAPES, SIZES, SPIN_DIRECTIONS, allowed
-from kinema.world.physics import RETURN_MARGIN, THROW_MIN_SPAN, floor_top, half_extents, size_px, trajectories
+from kinema.world.physics import RETURN_MARGIN, THROW_MIN_SPAN, floor_top, half_extents, motion_at, size_px, trajectories
 from kinema.world.scene import (
     CAMERA_MOTIONS,
     DEFAULT_FPS,
@@ -114,7 +114,41 @@ def _pick(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def _place_linear(room: _Room, obj: ObjectSpec, rng: np.random.Generator) -> tuple[float, float, float]:
-    """slide / enter / exit / return: choose the speed first, then starts that satisfy the motion."""
+    """slide / enter / exit / return: propose a start and speed, keep the first that does what it says.
+
+    Proposals are exact along one moving axis; a diagonal also moves along the other, which may
+    leave the frame first, so enter / exit / return are checked against the physics and redrawn.
+    """
+    proposal = _propose_linear(room, obj, rng, 0)
+    if obj.motion == "slide":
+        return proposal
+    for attempt in range(1, PLACE_TRIES):
+        if _does_what_it_says(room, obj, *proposal):
+            break
+        proposal = _propose_linear(room, obj, rng, attempt)
+    return proposal
+
+
+def _does_what_it_says(room: _Room, obj: ObjectSpec, x: float, y: float, speed: float) -> bool:
+    """enter: outside, then fully inside at the end; exit: inside, then gone; return: inside, out, back."""
+    candidate = _fill(room, obj, x, y, speed)
+    scene = room.scene.with_(objects=(candidate,), interactions=())
+    # Judged at the frames the clip will show (a fast return can turn around between two frames).
+    times = np.arange(scene.frames) / scene.fps if scene.frames > 1 else np.linspace(0.0, room.duration, 33)
+    c = motion_at(scene, times).center[:, 0]
+    lo, hi = room.inside(obj)
+    hw, top, bottom = room.extents(obj)
+    inside = np.all((c >= lo - 1e-6) & (c <= hi + 1e-6), axis=1)
+    gone = (c[:, 0] < -hw) | (c[:, 0] > room.w + hw) | (c[:, 1] < -bottom) | (c[:, 1] > room.h + top)
+    if obj.motion == "enter":
+        return bool(gone[0] and inside[-1])
+    if obj.motion == "exit":
+        return bool(inside[0] and gone[-1])
+    return bool(inside[0] and gone.any() and inside[-1])
+
+
+def _propose_linear(room: _Room, obj: ObjectSpec, rng: np.random.Generator, attempt: int) -> tuple[float, float, float]:
+    """One start and speed: the speed first, then starts that satisfy the motion along one axis."""
     d = np.array(DIRECTIONS[obj.direction])  # type: ignore[index]
     lo, hi = room.inside(obj)
     hw, top, bottom = room.extents(obj)
@@ -146,29 +180,29 @@ def _place_linear(room: _Room, obj: ObjectSpec, rng: np.random.Generator) -> tup
             most = [((hi[a] - start[a]) if d[a] > 0 else (start[a] - lo[a])) / per_speed[a] for a in moving]
             low, high = max(need), min(most)
             speed = _pick(rng, max(low, slow), min(high, fast)) if max(low, slow) <= min(high, fast) else max(low, 0.0)
-    else:  # exit / return: the first moving axis decides when it is out
-        a = moving[0]
+    else:  # exit / return: one moving axis (alternating between attempts) decides when it is out
+        a = moving[attempt % len(moving)]
         extent = room.w if a == 0 else room.h
         forward = d[a] > 0
         # Work in u, the distance travelled toward the far edge (mirrored when moving left/up).
         lo_u, hi_u = (lo[a], hi[a]) if forward else (extent - hi[a], extent - lo[a])
-        speed = speed if speed is not None else _pick(rng, slow, fast)
         if obj.motion == "exit":
             gone_u = out_hi[a] if forward else extent - out_lo[a]
-            if obj.speed is None:  # fast enough to leave from the far side of the frame
-                speed = max(speed, (gone_u - hi_u) / per_speed[a])
+            if speed is None:  # fast enough to leave even from the far side of the frame
+                speed = max(_pick(rng, slow, fast), (gone_u - hi_u) / per_speed[a])
             travel = speed * per_speed[a]
             first_u, last_u = max(lo_u, gone_u - travel), hi_u
         else:
             turn_u = extent + size_px(obj, room.scene) / 2 + RETURN_MARGIN * min(room.w, room.h)
-            if obj.speed is None:  # fast enough to go out and be fully back inside by the end
-                speed = max(speed, (2 * turn_u - 2 * hi_u) / per_speed[a])
+            if speed is None:  # out and fully back inside by the end, but not out through the near side
+                least, most = (2 * turn_u - 2 * hi_u) / per_speed[a], (2 * turn_u - 2 * lo_u) / per_speed[a]
+                speed = _pick(rng, max(least, slow), min(most, fast)) if max(least, slow) <= min(most, fast) else float(np.clip(_pick(rng, slow, fast), least, most))
             travel = speed * per_speed[a]
             first_u, last_u = max(lo_u, 2 * turn_u - hi_u - travel), min(hi_u, 2 * turn_u - lo_u - travel)
         if start[a] is None:
             u = _pick(rng, first_u, last_u) if last_u >= first_u else last_u
             start[a] = u if forward else extent - u
-        for b in moving[1:]:
+        for b in moving:
             if start[b] is None:
                 start[b] = _pick(rng, lo[b], hi[b])
     for a in (0, 1):
@@ -229,9 +263,10 @@ def _place_stationary(
     if x is None:
         others = []
         for j, other in enumerate(objects):
-            if j != index and other.motion in STATIONARY and other.placed:
+            # Stationary objects placed before this one, or whose x was given (placed after it).
+            if j != index and other.motion in STATIONARY and other.x is not None:
                 ohw, otop, obottom = _reach(room, other)
-                ox, oy = other.x * room.w, other.y * room.h  # type: ignore[operator]
+                ox, oy = other.x * room.w, (y if other.y is None else other.y * room.h)
                 if oy - otop < y + bottom and y - top < oy + obottom:  # their heights overlap
                     others.append((ox, ohw))
         best, best_gap = None, -math.inf
