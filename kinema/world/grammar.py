@@ -200,7 +200,7 @@ _add("close|closer|tight", ("FRAMING", "close-up"))
 _add("mid", ("FRAMING", "medium"))
 
 # Counting and reference.
-NUMBER_WORDS: dict[int, str] = {1: "one", 2: "two", 3: "three"}
+NUMBER_WORDS: dict[int, str] = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}  # 4+: to say "too many"
 for _n, _word in NUMBER_WORDS.items():
     _add(f"{_word}|{_n}", ("NUM", _n))
 _add("a pair of|pair of|a couple of|couple of", ("NUM", 2))
