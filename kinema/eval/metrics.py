@@ -157,6 +157,7 @@ def position(ctx: Context) -> float:
         first = track.detections[0] if track else None
         if first is not None and first.frame >= a.shots[0].stop:
             first = None  # first seen only after a cut: it did not start where asked
+        axes = []
         for value, center, measured, extent, span in (
             (obj.x, shot.cx, first.x if first else None, a.width, 1.0),
             (obj.y, shot.cy, first.y if first else None, a.height, top),
@@ -164,12 +165,13 @@ def position(ctx: Context) -> float:
             if value is None:
                 continue
             if measured is None:
-                scores.append(0.0)
+                axes.append(0.0)
                 continue
             expected = (value - center) * shot.zoom + 0.5  # where the first shot's framing puts it
             lo, hi = _third(min(max(expected, 0.0), span - 1e-6), span)
             outside = max(lo - measured / extent, measured / extent - hi, 0.0)
-            scores.append(ramp(outside, 0.0, 1 / 8))
+            axes.append(ramp(outside, 0.0, 1 / 8))
+        scores.append(min(axes))  # right only if right on both axes: "top left" is not "top right"
     return float(np.mean(scores)) if scores else 0.0
 
 

@@ -173,7 +173,9 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
     contacts = _contacts(y)
     parts: list[float] = []
     if obj.motion == "bounce":
-        parts.append(float(np.mean([_on_floor(ctx, track, frames, y, c) for c in contacts])) if contacts else 0.0)
+        if not contacts:
+            return 0.0  # it never came down and went back up: no bounce
+        parts.append(float(np.mean([_on_floor(ctx, track, frames, y, c) for c in contacts])))
         parts.append(_accel_score(ctx, track, frames, y, contacts))
         apexes = [i for i in range(1, len(y) - 1) if y[i] <= y[i - 1] and y[i] < y[i + 1]]
         if len(apexes) >= 2:
