@@ -109,7 +109,7 @@ class _Say:
         self.rng = rng
 
     def pick(self, options: Sequence[str]) -> str:
-        return options[0] if self.rng is None else options[int(self.rng.integers(len(options)))]
+        return options[0] if self.rng is None else options[int(self.rng.random() * len(options))]
 
     def chance(self, p: float) -> bool:
         return self.rng is not None and bool(self.rng.random() < p)

@@ -54,6 +54,14 @@ KINDS: dict[str, str] = {
 }
 
 
+class PromptError(ValueError):
+    """A prompt outside the grammar or the world; `unknown_words` lists words the grammar lacks."""
+
+    def __init__(self, message: str, unknown_words: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.unknown_words: list[str] = list(unknown_words or [])
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str
@@ -238,7 +246,8 @@ def tokenize(text: str) -> tuple[list[Token], list[str]]:
     unknown: list[str] = []
     i = 0
     while i < len(ws):
-        for n in range(min(_LONGEST.get(ws[i], 1), len(ws) - i), 0, -1):
+        longest = _LONGEST.get(ws[i], 0)
+        for n in range(min(longest, len(ws) - i), 0, -1):
             found = LEXICON.get(tuple(ws[i : i + n]))
             if found is not None:
                 tokens.extend(found)
@@ -248,6 +257,51 @@ def tokenize(text: str) -> tuple[list[Token], list[str]]:
             unknown.append(ws[i])
             i += 1
     return tokens, unknown
+
+
+# --- what location words mean ------------------------------------------------------------------
+
+
+def region_parts(found: list[str]) -> dict[str, str]:
+    """The explicit parts ("h": left/right, "v": top/bottom/floor) of a start region's words."""
+    parts: dict[str, str] = {}
+    for word in found:
+        part, value = {
+            "left": ("h", "left"), "right": ("h", "right"), "top": ("v", "top"), "upper": ("v", "top"),
+            "up": ("v", "top"), "bottom": ("v", "bottom"), "lower": ("v", "bottom"), "down": ("v", "bottom"),
+            "floor": ("v", "floor"),
+        }.get(word, (None, None))
+        if part is None:
+            continue  # center / middle: the default of whichever part is not named
+        if parts.get(part, value) != value:
+            raise PromptError(f"a start region cannot be both {parts[part]} and {value}")
+        parts[part] = value
+    return parts
+
+
+def direction_key(found: list[str], flip: bool) -> str | None:
+    """The DIRECTIONS key of a direction's words ("up and to the left": "up-left"); flip for "from".
+
+    None when the words name no direction ("falls to the floor").
+    """
+    h = v = None
+    for word in found:
+        if word in ("center", "centre", "middle"):
+            raise PromptError("'toward the center' is not a direction: use left, right, up, down or a diagonal")
+        if word in ("left", "right"):
+            new, old = word, h
+            h = word
+        elif word in ("up", "top", "upper", "down", "bottom", "lower"):
+            new = "up" if word in ("up", "top", "upper") else "down"
+            old, v = v, new
+        else:
+            continue  # "falls to the floor"
+        if old is not None and old != new:
+            raise PromptError(f"a motion cannot go both {old} and {new}")
+    if flip:
+        h = {"left": "right", "right": "left"}.get(h or "")
+        v = {"up": "down", "down": "up"}.get(v or "")
+    return "-".join(p for p in (v, h) if p) or None
 
 
 # --- geometry of start regions -----------------------------------------------------------------
