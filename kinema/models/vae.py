@@ -2,9 +2,9 @@
 
 Contract: `VideoVAE.encode(video)` maps pixels (B, 3, 1 + 4k, H, W) in [-1, 1] to a latent
 posterior over (B, C, 1 + k, H/8, W/8); `decode(latent)` maps back. The first frame is encoded on
-its own (every convolution looks only backward in time and the clip is front-padded with three
-copies of frame 0), so a single image is a valid 1-frame video and images and videos share one
-latent space, as in CogVideoX, LTX-Video and Open-Sora 2.
+its own (every convolution looks only backward in time, and each temporal downsampling keeps frame
+0 alone while pairing the rest: 1 + 4k -> 1 + 2k -> 1 + k), so a single image is a valid 1-frame
+video and images and videos share one latent space, as in CogVideoX, LTX-Video and Open-Sora 2.
 
 Causality also makes long videos cheap and seamless: `decode(..., chunk_frames=n)` decodes n latent
 frames at a time while every causal convolution carries its last input frames over to the next
@@ -88,7 +88,11 @@ class ResBlock(nn.Module):
 
 
 class Down(nn.Module):
-    """Space(-time)-to-depth by 2, then a 1x1x1 mix: cheap, and causal in time by construction."""
+    """Space(-time)-to-depth by 2, then a 1x1x1 mix: cheap, and causal in time by construction.
+
+    In time, frame 0 stays alone (paired with itself) and later frames pair up, so 1 + 2m frames
+    become 1 + m: the first frame never mixes with later ones and images cost one frame, not four.
+    """
 
     def __init__(self, cin: int, cout: int, time: bool) -> None:
         super().__init__()
@@ -96,20 +100,24 @@ class Down(nn.Module):
         self.proj = nn.Conv3d(cin * 4 * self.pt, cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pt == 2:
+            x = torch.cat([x[:, :, :1], x], dim=2)
         x = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (c pt ph pw) t h w", pt=self.pt, ph=2, pw=2)
         return self.proj(x)
 
 
 class Up(nn.Module):
-    """1x1x1 projection, then depth-to-space(-time) by 2: the mirror of Down."""
+    """1x1x1 projection, then depth-to-space(-time) by 2: the mirror of Down (1 + m -> 1 + 2m
+    frames: the pair made from latent frame 0 is one frame, so its first half is dropped)."""
 
     def __init__(self, cin: int, cout: int, time: bool) -> None:
         super().__init__()
         self.pt = 2 if time else 1
         self.proj = nn.Conv3d(cin, cout * 4 * self.pt, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return rearrange(self.proj(x), "b (c pt ph pw) t h w -> b c (t pt) (h ph) (w pw)", pt=self.pt, ph=2, pw=2)
+    def forward(self, x: torch.Tensor, starts_clip: bool = True) -> torch.Tensor:
+        x = rearrange(self.proj(x), "b (c pt ph pw) t h w -> b c (t pt) (h ph) (w pw)", pt=self.pt, ph=2, pw=2)
+        return x[:, :, 1:] if self.pt == 2 and starts_clip else x
 
 
 SPATIAL_KERNEL = (1, 3, 3)
@@ -156,15 +164,18 @@ class Decoder(nn.Module):
         self.head = Up(c0, 3, time=False)
 
     def forward(self, z: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        starts_clip = cache is None or not cache.get("started", False)
         x = self.conv_in(z, cache)
         for block in self.stage2:
             x = block(x, cache)
-        x = self.up2(x)
+        x = self.up2(x, starts_clip)
         for block in self.stage1:
             x = block(x, cache)
-        x = self.up1(x)
+        x = self.up1(x, starts_clip)
         for block in self.stage0:
             x = block(x, cache)
+        if cache is not None:
+            cache["started"] = True
         return self.head(F.silu(self.norm_out(x)))
 
 
@@ -198,9 +209,7 @@ class VideoVAE(nn.Module):
     def encode_moments(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance (B, C, 1 + k, H/8, W/8) of pixels in [-1, 1]."""
         self._check(video)
-        # Three copies of frame 0 in front: frame 0 fills latent 0 alone (1 + 4k -> 4 + 4k frames).
-        padded = torch.cat([video[:, :, :1].expand(-1, -1, TEMPORAL - 1, -1, -1), video], dim=2)
-        mean, logvar = self.encoder(padded).chunk(2, dim=1)
+        mean, logvar = self.encoder(video).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
     def encode(self, video: torch.Tensor, sample: bool = False) -> torch.Tensor:
@@ -215,18 +224,15 @@ class VideoVAE(nn.Module):
             raise ValueError(f"expected latent (B, {self.cfg.latent_channels}, F, h, w), got {tuple(latent.shape)}")
         z = latent * self.latent_std + self.latent_mean
         if chunk_frames is None or chunk_frames >= z.shape[2]:
-            return self.decoder(z)[:, :, TEMPORAL - 1 :]
+            return self.decoder(z)
         cache: dict = {}
-        pieces = []
-        for start in range(0, z.shape[2], chunk_frames):
-            x = self.decoder(z[:, :, start : start + chunk_frames], cache)
-            pieces.append(x[:, :, TEMPORAL - 1 :] if start == 0 else x)
+        pieces = [self.decoder(z[:, :, start : start + chunk_frames], cache) for start in range(0, z.shape[2], chunk_frames)]
         return torch.cat(pieces, dim=2)
 
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training pass: reconstruction and KL term."""
         mean, logvar = self.encode_moments(video)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        recon = self.decoder(z)[:, :, TEMPORAL - 1 :]
+        recon = self.decoder(z)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
         return recon, kl
