@@ -73,7 +73,6 @@ class Reading:
     cut: bool = False
     interactions: list[tuple[str, int, int]] = field(default_factory=list)  # (kind or "contact", subject, other)
 
-
     def scene(self) -> Scene:
         """The scene the prompt describes: defaults filled in, interactions settled, regions placed."""
         drafts = self.objects
@@ -90,7 +89,7 @@ class Reading:
         interactions = self._interactions(motions)
         objects: list[ObjectSpec] = []
         for i, d in enumerate(drafts):
-            taken = {o.color for o in objects} | {o.color for o in drafts}
+            taken = {o.color for o in objects} | {o.color for o in drafts}  # named or already given
             color = d.color or next((c for c in DEFAULT_COLORS if c not in taken), "red")
             objects.append(self._object_spec(i, d, motions[i] or "still", color, floor))
         for it in interactions:  # draw order follows the pass
@@ -149,9 +148,9 @@ class Reading:
             if bounces_on_floor:
                 v = None  # "bounces on the floor" says where it bounces, not where it starts
             px, py = region_point(h or "center", v or "middle", shape, size, motion, self.width, self.height, floor)
-            if motion == "enter":  # it starts outside; a region can only say where along its edge
-                across = DIRECTIONS[direction or "right"]
-                x, y = (None, py if v else None) if across[1] == 0 else (px if h else None, None) if across[0] == 0 else (None, None)
+            if motion == "enter":  # it starts outside: a region can only say where along its edge
+                dx, dy = DIRECTIONS[direction or "right"]
+                x, y = (px if dx == 0 and h else None), (py if dy == 0 and v else None)
             else:
                 x, y = px, None if bounces_on_floor else py
         speeds = set(d.speeds)

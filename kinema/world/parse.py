@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from kinema.world.drafts import Draft, Reading
 from kinema.world.grammar import LEXICON, PromptError, Token, direction_key, region_parts, tokenize
 from kinema.world.palette import COLORS
+from kinema.world.scene import Scene
 
 __all__ = ["ParseResult", "PromptError", "parse_prompt", "parse_prompt_lenient", "vocabulary"]
 
@@ -75,7 +76,10 @@ VOCABULARY_KINDS: dict[str, tuple[str, ...]] = {
     "directions": ("LOC", "DIRWORD", "SPIN", "EACH_OTHER"), "speeds": ("SPEED",), "trails": ("TRAIL", "TRAILING"),
     "interactions": ("INTER",), "backgrounds": ("BG",), "floor": ("FLOOR", "NOFLOOR", "GRAY"),
     "camera": ("CAMERA", "PAN", "ZOOM"), "shots": ("SHOT", "CUT", "CLOSEUP", "FRAMING"),
-    "numbers": ("NUM", "ORD"), "stopwords": ("FILL", "GFILL", "NPFILL", "AND", "PRON", *DETS, *PREPS),
+    "numbers": ("NUM", "ORD"),
+    # Words that only steer the reading: articles (new object or one mentioned), prepositions (region,
+    # direction or second object), pronouns. Stopwords carry nothing and are skipped.
+    "function_words": (*DETS, *PREPS, "PRON"), "stopwords": ("FILL", "GFILL", "NPFILL", "AND"),
 }
 
 
@@ -89,9 +93,9 @@ def vocabulary() -> dict[str, list[str]]:
     return {name: sorted(found) for name, found in out.items()}
 
 
-
-
 class _Parser:
+    """One pass over a prompt's tokens, writing what it says into a `Reading`."""
+
     def __init__(self, width: int, height: int, frames: int) -> None:
         self.said = Reading(width, height, frames)
         self.focus: list[int] = []  # the subject: object indices
@@ -299,12 +303,9 @@ class _Parser:
     def _pronoun(self) -> None:
         if self.after_inter:  # "pushes it": the last other object mentioned
             for inter in reversed(self.open):
-                if inter[2] is None:
-                    others = [i for i in self.obliques + list(range(len(self.said.objects))) if i not in inter[1]]
-                    if self.obliques and self.obliques[-1] not in inter[1]:
-                        inter[2] = self.obliques[-1]
-                    elif others:
-                        inter[2] = others[-1]
+                if inter[2] is None:  # prefer this sentence's second objects, then the latest mentioned
+                    latest = [*reversed(self.obliques), *reversed(range(len(self.said.objects)))]
+                    inter[2] = next((i for i in latest if i not in inter[1]), None)
                     break
             self.after_inter = False
             return

@@ -160,7 +160,10 @@ def test_vocabulary_lists_the_grammar() -> None:
         assert {color, *(s.replace("-", " ") for s in synonyms)} <= set(vocab["colors"])
     for shape, synonyms in SHAPE_SYNONYMS.items():
         assert {shape, *synonyms} <= set(vocab["shapes"])
-    assert {"a", "the", "and", "of", "across"} <= set(vocab["stopwords"]) and "toward" in vocab["stopwords"]
+    assert {"and", "of", "across", "there", "is"} <= set(vocab["stopwords"])
+    assert {"a", "the", "toward", "on", "from", "with", "it"} <= set(vocab["function_words"])
+    known = {w for words in vocab.values() for w in words}
+    assert all(parse_prompt(f"a ball {w}", strict=False) for w in ("bounces", "slides left")) and "dragon" not in known
     assert "bounces" in vocab["motions"] and "clockwise" in vocab["directions"]
 
 
