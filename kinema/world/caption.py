@@ -68,6 +68,7 @@ CAMERA_SENTENCES: dict[str, tuple[str, ...]] = {
     "zoom_out": ("The camera zooms out.", "The camera slowly zooms out.", "The camera pulls back.", "The view zooms out."),
 }
 CAMERA_SENTENCES["pan_right"] = tuple(s.replace("left", "right") for s in CAMERA_SENTENCES["pan_left"])
+SHORT_SHAPES = {"circle": "ball", "square": "box", "triangle": "triangle"}  # canonical short-caption nouns
 SHORT_CAMERA = {"pan_left": "panning left", "pan_right": "panning right", "zoom_in": "zooming in", "zoom_out": "zooming out"}
 
 
@@ -185,7 +186,8 @@ def _intro(f: dict[str, Any], n: int, say: _Say, setting: str, seen: bool) -> st
     if many:
         np_ = f"{say.pick((NUMBER_WORDS[n], 'a pair of') if n == 2 else (NUMBER_WORDS[n],))} {looks}"
     else:
-        np_ = f"{say.pick(('another',) if seen and say.chance(0.5) else (_article(looks), _article(looks), 'one'))} {looks}"
+        det = "another" if seen and say.chance(0.5) else "one" if say.chance(0.15) else _article(looks)
+        np_ = f"{det} {looks}"
     vp = _verbs(_motion_phrase(f, say), many)
     trail = _verbs(_trail_phrase(f, many, say), many) if f["trail"] else ""
     if f["region"] is None:
@@ -238,7 +240,8 @@ def _motion_phrase(f: dict[str, Any], say: _Say) -> str:
         forms = ["<rests>", "<sits>", "<lies>", "<stays> still", "<rests> motionless"] if on_floor else \
             ["<stays> still", "<sits> still", "<hangs> still", "<hovers>", "<remains> still", "<floats> motionless", "<is> motionless"]
     elif m == "slide":
-        forms = [f"<{v}> {way}" for v in (("rolls",) if f["shape"] == "circle" and on_floor else ()) + ("slides", "moves", "glides", "travels")]
+        rolls = f["shape"] == "circle" and on_floor and d in ("left", "right")  # a ball rolls along the floor only
+        forms = [f"<{v}> {way}" for v in (("rolls",) if rolls else ()) + ("slides", "moves", "glides", "travels")]
     elif m == "bounce":
         forms = [f"<bounces> toward the {d}", f"<bounces> {way}", f"<hops> {way}", f"<bounces> along {way}", f"<bounces> with drift {way}"] if d else \
             ["<bounces> in place", "<bounces> up and down", "<bounces>", "<hops> in place"]
@@ -340,7 +343,7 @@ def _interaction(objs: tuple[dict[str, Any], ...], it: Interaction, say: _Say) -
     if it.kind == "push":
         way = f" {say.pick(DIR_PHRASES[fs['direction']])}" if fs["direction"] in DIR_PHRASES and (say.rng is None or say.chance(0.7)) else ""
         o_still = _ref(objs, it.other, say, still=fo["motion"] == "still")
-        move = "rolls" if fs["shape"] == "circle" and fs["region"] is not None and fs["region"][1] == "floor" else "slides"
+        move = "rolls" if fs["shape"] == "circle" and fs["region"] is not None and fs["region"][1] == "floor" and fs["direction"] in ("left", "right") else "slides"
         forms = [f"{s} {move} into {o_still} and pushes it{way}"] if slides else []
         forms += [f"{s} pushes {o}{way}", f"{s} hits {o_still} and pushes it{way}", f"{s} strikes {o}, pushing it{way}",
                   f"{s} knocks into {o} and shoves it{way}", f"{s} {say.pick(('moves', 'glides', 'slides') if slides else ('moves',))} into {o_still} and pushes it{way}"]
@@ -368,12 +371,12 @@ def short_caption(scene: Scene, rng: np.random.Generator | None = None) -> str:
     objs = scene_facts(scene)["objects"]
     m = main_object(scene)
     f = objs[m]
-    head = f"{say.pick(SIZE_WORDS[f['size']][:1]) + ' ' if say.chance(0.3) else ''}{say.color(f['color'])} {say.shape(f['shape']) if rng is not None else SHAPE_WORDS[f['shape']][1]}"
+    head = f"{say.pick(SIZE_WORDS[f['size']][:1]) + ' ' if say.chance(0.3) else ''}{say.color(f['color'])} {say.shape(f['shape']) if rng is not None else SHORT_SHAPES[f['shape']]}"
     text = f"{head} {_short_motion(f, say)}"
     it = next((it for it in scene.interactions if it.subject == m), None)
     if it is not None:
         g = objs[it.other]
-        other = f"{say.color(g['color'])} {say.shape(g['shape']) if rng is not None else SHAPE_WORDS[g['shape']][1]}"
+        other = f"{say.color(g['color'])} {say.shape(g['shape']) if rng is not None else SHORT_SHAPES[g['shape']]}"
         if it.kind == "push":
             text += say.pick((f" into a {other}", f", pushing a {other}"))
         elif it.kind == "collide":
@@ -389,7 +392,7 @@ def short_caption(scene: Scene, rng: np.random.Generator | None = None) -> str:
         text += say.pick((" with a trail", ", leaving a trail"))
     if say.chance(0.3):
         bg = say.pick(BACKGROUND_WORDS[scene.background])
-        text += say.pick((f", {bg} background", f" on {bg}", f" on {_article(bg)} {bg} background"))
+        text += say.pick((f", {bg} background", f" on {_article(bg)} {bg} background"))
     if scene.camera.motion != "still" and say.chance(0.3):
         text += f", camera {SHORT_CAMERA[scene.camera.motion]}"
     return text
@@ -402,7 +405,7 @@ def _short_motion(f: dict[str, Any], say: _Say) -> str:
         edge = _edge("-".join(OPPOSITE[p] for p in d.split("-")) if m == "enter" else d, say).replace(" corner", "").replace(" edge", "")
     options = {
         "still": ("resting", "sitting still", "standing still"),
-        "slide": (f"sliding {way}", f"moving {way}", f"gliding {way}") + ((f"rolling {way}",) if f["shape"] == "circle" else ()),
+        "slide": (f"sliding {way}", f"moving {way}", f"gliding {way}") + ((f"rolling {way}",) if f["shape"] == "circle" and d in ("left", "right") else ()),
         "bounce": (f"bouncing {way}", f"hopping {way}") if d else ("bouncing", "bouncing in place", "hopping"),
         "fall": ("falling", "dropping", "falling down"),
         "throw": (f"thrown {way}", f"tossed {way}", f"flying in an arc {way}"),
