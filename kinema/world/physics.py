@@ -214,6 +214,8 @@ def _contact_time(gap: np.ndarray, closing: np.ndarray, reach: float) -> float |
 
 
 def _eval_linear(breaks: np.ndarray, points: np.ndarray, velocities: np.ndarray, t: np.ndarray) -> np.ndarray:
+    if len(breaks) == 1:  # no event: one straight line
+        return points[0] + velocities[0] * t[:, None]
     k = np.clip(np.searchsorted(breaks, t, side="right") - 1, 0, len(breaks) - 1)
     return points[k] + velocities[k] * (t - breaks[k])[:, None]
 
@@ -344,8 +346,8 @@ def camera_view(scene: Scene) -> View:
     starts = np.array([s.start for s in scene.shots])
     shot = np.searchsorted(starts, frames, side="right") - 1
     since_cut = (frames - starts[shot]) / scene.fps  # camera motion restarts with each shot's framing
-    center = np.stack([[scene.shots[s].cx * w, scene.shots[s].cy * h] for s in shot]).astype(np.float64)
-    zoom = np.array([scene.shots[s].zoom for s in shot], dtype=np.float64)
+    framing = np.array([[s.cx * w, s.cy * h, s.zoom] for s in scene.shots])[shot]  # (T, 3)
+    center, zoom = framing[:, :2].copy(), framing[:, 2].copy()
     motion, dur = scene.camera.motion, clip_duration(scene)
     if motion in ("pan_left", "pan_right"):
         center[:, 0] += (1.0 if motion == "pan_right" else -1.0) * scene.camera.speed * w * since_cut

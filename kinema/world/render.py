@@ -94,22 +94,27 @@ def render(scene: Scene) -> Clip:
             _paint_trail(channels, _trail_coverage(traj, k, float(base[k]) / 4, view, w, h), scene.objects[k].color)
     covers = {k: _coverage(scene.objects[k].shape, center[:, k], size[:, k], rotation[:, k], w, h) for k in order}
     visible = np.zeros((n_frames, len(scene.objects)), F32)
-    if len(order) == 1:
-        visible[:, order[0]] = covers[order[0]][0].sum(axis=(1, 2))
+    if not _windows_overlap([covers[k][2] for k in order]):
+        for k in order:  # nothing in front of anything: an object's visible area is its coverage
+            visible[:, k] = covers[k][0].sum(axis=(1, 2))
     else:
         # Front to back: `clear` is how much of each pixel nearer objects have left uncovered.
         clear = np.ones(n_frames * h * w, F32)
         for k in reversed(order):
-            cover, index = covers[k]
+            cover, index, _ = covers[k]
             before = clear[index]
             weight = cover * before
             visible[:, k] = weight.sum(axis=(1, 2))
             clear[index] = before - weight
-    for k in order:  # back to front: the painter's algorithm, each window blended in float32
-        cover, index = covers[k]
+    for k in order:  # back to front: the painter's algorithm
+        cover, index, _ = covers[k]
+        solid = cover >= 1.0
+        edge = (cover > 0.0) ^ solid
+        inner, rim, share = index[solid], index[edge], cover[edge]
         for channel, value in zip(channels, COLORS[scene.objects[k].color]):
-            old = channel[index].astype(F32)
-            channel[index] = old + cover * (F32(value) - old) + F32(0.5)
+            channel[inner] = value  # the exact palette color inside
+            old = channel[rim].astype(F32)  # anti-aliased rim, blended in float32
+            channel[rim] = old + share * (F32(value) - old) + F32(0.5)
 
     area = np.stack([_area(o.shape, size[:, k]) for k, o in enumerate(scene.objects)], axis=1)
     truth = GroundTruth(
@@ -145,8 +150,8 @@ def _area(shape: str, size: np.ndarray) -> np.ndarray:
 
 def _coverage(
     shape: str, center: np.ndarray, size: np.ndarray, rotation: np.ndarray, w: int, h: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Anti-aliased coverage (T, hb, wb) of one object and the flat pixel indices it lands on.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anti-aliased coverage (T, hb, wb) of one object, the flat pixel indices and window boxes (T, 4).
 
     The window has one size for all frames (the largest extent plus a pixel each side) and is
     shifted inside the canvas per frame, so indices never repeat and nothing off-canvas is drawn.
@@ -182,7 +187,17 @@ def _coverage(
             dist = np.maximum(np.maximum(v, s * u - v / 2), -s * u - v / 2) - (size / (2 * SQRT3))[:, None, None]
     cover = np.clip(F32(0.5) - dist, 0.0, 1.0)
     index = ((np.arange(n_frames)[:, None] * h + rows)[:, :, None]) * w + cols[:, None, :]
-    return cover, index
+    return cover, index, np.stack([x0, y0, x0 + win_w, y0 + win_h], axis=1)
+
+
+def _windows_overlap(boxes: list[np.ndarray]) -> bool:
+    """Whether any two objects' windows (T, 4 = x0, y0, x1, y1) meet in any frame."""
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            meet = (a[:, 0] < b[:, 2]) & (b[:, 0] < a[:, 2]) & (a[:, 1] < b[:, 3]) & (b[:, 1] < a[:, 3])
+            if meet.any():
+                return True
+    return False
 
 
 # --- background: color, texture, floor -----------------------------------------------------------
@@ -190,43 +205,53 @@ def _coverage(
 
 @lru_cache(maxsize=64)
 def _texture_tile(width: int, height: int, background: str, seed: int) -> np.ndarray:
-    """A (2H, 2W) texture in [0, 1], repeated over the world: stars or stripes, fixed by the seed."""
+    """A (2H, 2W) uint8 tile of RGB offsets (0..TEXTURE_AMPLITUDE) repeated over the world.
+
+    Stars (black, night) are single bright texels; stripes (charcoal, forest) are soft vertical or
+    diagonal lines, built from a 1-D profile. The seed fixes positions, phase and orientation.
+    """
     rng = np.random.default_rng([seed, width, height])
     th, tw = 2 * height, 2 * width
     if background in ("black", "night"):
-        tile = np.zeros((th, tw), F32)
+        tile = np.zeros((th, tw), np.uint8)
         count = max(1, round(th * tw * STAR_DENSITY))
         ys, xs = rng.integers(0, th, count), rng.integers(0, tw, count)
-        tile[ys, xs] = rng.uniform(0.35, 1.0, count).astype(F32)
+        tile[ys, xs] = np.rint(rng.uniform(0.35, 1.0, count) * TEXTURE_AMPLITUDE).astype(np.uint8)
     else:
-        ys, xs = np.mgrid[0:th, 0:tw].astype(F32) + F32(0.5)
         phase = rng.uniform(0, STRIPE_PERIOD)
-        along = xs + ys if rng.random() < 0.5 else xs  # diagonal or vertical stripes
-        tile = ((0.5 + 0.5 * np.cos(2 * np.pi * (along - phase) / STRIPE_PERIOD)) ** 6).astype(F32) * F32(0.6)
+        texel = np.arange(STRIPE_PERIOD) + 0.5
+        profile = (0.5 + 0.5 * np.cos(2 * np.pi * (texel - phase) / STRIPE_PERIOD)) ** 6
+        profile = np.rint(0.6 * TEXTURE_AMPLITUDE * profile).astype(np.uint8)
+        slant = 1 if rng.random() < 0.5 else 0  # diagonal or vertical stripes
+        # Row y is the repeated profile shifted by slant * y: a strided window over one long row.
+        row = np.tile(profile, (tw + th) // STRIPE_PERIOD + 1)
+        tile = np.lib.stride_tricks.as_strided(row, shape=(th, tw), strides=(slant * row.strides[0], row.strides[0])).copy()
     tile.setflags(write=False)
     return tile
 
 
-@lru_cache(maxsize=128)
 def _background_at(
-    width: int, height: int, background: str, seed: int, floor: float | None, views: tuple[tuple[float, float, float], ...]
+    width: int, height: int, background: str, seed: int, floor: float | None, views: np.ndarray
 ) -> np.ndarray:
-    """Background images (U, H, W, 3) uint8 for view (center x, center y, zoom) triples."""
+    """Background images (U, H, W, 3) uint8 for views (U, 3) = (center x, center y, zoom)."""
     tile = _texture_tile(width, height, background, seed)
-    cx, cy, zoom = (np.array(c, dtype=np.float64)[:, None] for c in zip(*views))
+    th, tw = tile.shape
+    cx, cy, zoom = views[:, :1], views[:, 1:2], views[:, 2:]
     # World position of each pixel center, then the texel it falls in (texture is nearest-sampled).
-    xs = (np.arange(width) + 0.5 - width / 2) / zoom + cx  # (U, W)
-    ys = (np.arange(height) + 0.5 - height / 2) / zoom + cy  # (U, H)
-    ix = np.floor(xs).astype(np.int64) % tile.shape[1]
-    iy = np.floor(ys).astype(np.int64) % tile.shape[0]
-    tex = tile[iy[:, :, None], ix[:, None, :]]  # (U, H, W)
-    image = np.array(BACKGROUNDS[background], F32) + F32(TEXTURE_AMPLITUDE) * tex[..., None]
+    ix = np.floor((np.arange(width) + 0.5 - width / 2) / zoom + cx).astype(np.int64) % tw  # (U, W)
+    iy = np.floor((np.arange(height) + 0.5 - height / 2) / zoom + cy).astype(np.int64) % th  # (U, H)
+    tex = np.take(tile.reshape(-1), (iy * tw)[:, :, None] + ix[:, None, :])  # (U, H, W)
+    image = np.empty((*tex.shape, 3), np.uint8)
+    for channel, value in enumerate(BACKGROUNDS[background]):  # per channel: a broadcast over 3 is slow
+        np.add(tex, np.uint8(value), out=image[..., channel])  # at most 70 + 12: stays within uint8
     if floor is not None:
         top = (floor - cy) * zoom + height / 2  # (U, 1) screen y of the floor's top edge
-        below = np.clip(np.arange(height)[None, :] + 1 - top, 0.0, 1.0).astype(F32)  # (U, H)
-        image += below[:, :, None, None] * (np.array(FLOOR_COLOR, F32) - image)
-    image = (image + F32(0.5)).astype(np.uint8)
-    image.setflags(write=False)
+        below = np.clip(np.arange(height)[None, :] + 1 - top, 0.0, 1.0)  # (U, H) floor share of each row
+        image[below >= 1.0] = FLOOR_COLOR
+        edge = (below > 0.0) & (below < 1.0)  # the one anti-aliased row per view
+        if edge.any():
+            share = below[edge][:, None, None]
+            image[edge] = image[edge] * (1 - share) + np.array(FLOOR_COLOR) * share + 0.5
     return image
 
 
@@ -238,78 +263,113 @@ def _background_frames(scene: Scene, view: View) -> np.ndarray:
     else:
         unique, which = np.unique(keys, axis=0, return_inverse=True)
     floor = floor_top(scene) if scene.floor else None
-    views = tuple((float(a), float(b), float(c)) for a, b, c in unique)
-    images = _background_at(scene.width, scene.height, scene.background, scene.texture_seed, floor, views)
+    images = _background_at(scene.width, scene.height, scene.background, scene.texture_seed, floor, unique)
     # Row copies of whole images (a 2-D take) are plain memcpy, far faster than 4-D fancy indexing.
-    flat = np.take(images.reshape(len(views), -1), which.reshape(-1), axis=0)
+    flat = np.take(images.reshape(len(unique), -1), which.reshape(-1), axis=0)
     return flat.reshape(scene.frames, scene.height, scene.width, 3)
 
 
 # --- trails --------------------------------------------------------------------------------------
 
+MAX_DIRECT_VIEWS = 4  # up to this many distinct views (shots), trails are drawn exactly per view
+
 
 def _trail_coverage(traj: Trajectories, k: int, half_width: float, view: View, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
     """Object k's trail in every frame, as (coverage (P,), flat pixel index (P,)) of covered pixels.
 
-    The trail at frame i is the union of capsules along the center path up to i. Its distance
-    field is a running minimum over segments, built on a world grid around the path (at screen
-    resolution), each segment only inside its own small window; each frame then reads the
-    grid through its view (a crop when the view is the world canvas, else bilinear).
+    The trail at frame i is the union of capsules (half_width world px) along the center path up
+    to frame i. With few distinct views (a still camera, cuts) its distance field is built straight
+    on each view's pixel grid; with a moving camera it is built once on a world grid and read by
+    each frame through its view, bilinearly.
     """
     path = traj.center[:, k]  # (T, 2) world px
-    n_frames = len(path)
-    # One node per world px is enough even for close-ups: away from the path's centerline (where
-    # coverage is 1 anyway) the distance field is smooth, so bilinear reads are exact to ~0.1 px.
-    step, zmin = 1.0, float(view.zoom.min())
-    pad = half_width + 1.0 + 1.0 / zmin  # the capsule plus its anti-aliased rim, in world px
-    lo = np.floor(path.min(axis=0) - pad) + 0.5  # grid nodes on pixel centers when step is 1
-    gw, gh = (np.ceil((path.max(axis=0) + pad - lo) / step).astype(np.int64) + 2).tolist()
-    a = (path[np.maximum(np.arange(n_frames) - 1, 0)] - lo) / step  # segment k joins frames k-1, k
-    b = (path - lo) / step  # grid units
-    reach = pad / step
-    span = np.ceil(np.abs(b - a).max(axis=0) + 2 * reach).astype(np.int64) + 2
+    keys = np.concatenate([view.center, view.zoom[:, None]], axis=1)
+    unique, which = np.unique(keys, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    if len(unique) <= MAX_DIRECT_VIEWS:
+        covers, indices = [], []
+        for u, (cx, cy, zoom) in enumerate(unique):
+            frames = np.flatnonzero(which == u)
+            points = (path[: frames[-1] + 1] - [cx, cy]) * zoom + [w / 2, h / 2]  # screen px
+            half = half_width * zoom
+            dist, x0, y0 = _distance_field(points, half + 1.0, (w, h))
+            if dist.size == 0:
+                continue
+            ever = dist[frames[-1]] < F32(0.5 + half)  # the running minimum only shrinks
+            y, x = np.nonzero(ever)
+            cover = np.clip(F32(0.5 + half) - dist[frames][:, y, x], 0.0, 1.0)  # (F, P)
+            covers.append(cover.reshape(-1))
+            indices.append((frames[:, None] * (h * w) + (y + y0) * w + x + x0).reshape(-1))
+        if not covers:
+            return np.zeros(0, F32), np.zeros(0, np.int64)
+        return np.concatenate(covers), np.concatenate(indices)
+    return _trail_resampled(path, half_width, view, w, h)
+
+
+def _distance_field(points: np.ndarray, pad: float, clip: tuple[int, int] | None) -> tuple[np.ndarray, int, int]:
+    """Distance (S, gh, gw) from grid nodes to the polyline `points` (S, 2) up to each point.
+
+    Node (i, j) sits at (x0 + j + 0.5, y0 + i + 0.5): pixel centers. The grid covers the path
+    padded by `pad`, cut to [0, W) x [0, H) when `clip` = (W, H) is given. Segment k joins points
+    k-1 and k (segment 0 is the first point); each is measured only in its own small window and
+    the field is then a running minimum over segments.
+    """
+    count = len(points)
+    x0, y0 = (np.floor(points.min(axis=0) - pad)).astype(np.int64).tolist()
+    x1, y1 = (np.ceil(points.max(axis=0) + pad)).astype(np.int64).tolist()
+    if clip is not None:
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, clip[0]), min(y1, clip[1])
+    gw, gh = x1 - x0, y1 - y0
+    if gw <= 0 or gh <= 0:
+        return np.zeros((count, 0, 0), F32), x0, y0
+    a = points[np.maximum(np.arange(count) - 1, 0)] - [x0 + 0.5, y0 + 0.5]  # grid units
+    b = points - [x0 + 0.5, y0 + 0.5]
+    span = np.ceil(np.abs(b - a).max(axis=0) + 2 * pad).astype(np.int64) + 2
     win_w, win_h = min(int(span[0]), gw), min(int(span[1]), gh)
-    x0 = np.clip(np.floor(np.minimum(a[:, 0], b[:, 0]) - reach).astype(np.int64), 0, gw - win_w)
-    y0 = np.clip(np.floor(np.minimum(a[:, 1], b[:, 1]) - reach).astype(np.int64), 0, gh - win_h)
-    cols = x0[:, None] + np.arange(win_w)  # (T, ww) grid columns
-    rows = y0[:, None] + np.arange(win_h)  # (T, wh)
+    wx = np.clip(np.floor(np.minimum(a[:, 0], b[:, 0]) - pad).astype(np.int64), 0, gw - win_w)
+    wy = np.clip(np.floor(np.minimum(a[:, 1], b[:, 1]) - pad).astype(np.int64), 0, gh - win_h)
+    cols = wx[:, None] + np.arange(win_w)  # (S, ww) grid columns
+    rows = wy[:, None] + np.arange(win_h)  # (S, wh)
     a32, ab = a.astype(F32), (b - a).astype(F32)
     length2 = np.maximum((ab * ab).sum(axis=1), F32(1e-12))[:, None, None]
-    ax = (cols.astype(F32) - a32[:, :1])[:, None, :]  # (T, 1, ww)
-    ay = (rows.astype(F32) - a32[:, 1:])[:, :, None]  # (T, wh, 1)
+    ax = (cols.astype(F32) - a32[:, :1])[:, None, :]  # (S, 1, ww)
+    ay = (rows.astype(F32) - a32[:, 1:])[:, :, None]  # (S, wh, 1)
     abx, aby = ab[:, 0, None, None], ab[:, 1, None, None]
-    along = np.clip((ax * abx + ay * aby) / length2, 0.0, 1.0)
+    along = np.clip((ax * abx + ay * aby) / length2, 0.0, 1.0)  # nearest point on the segment
     ex, ey = ax - along * abx, ay - along * aby
-    dist = np.full((n_frames, gh, gw), np.inf, F32)
-    index = ((np.arange(n_frames)[:, None] * gh + rows)[:, :, None]) * gw + cols[:, None, :]
-    dist.reshape(-1)[index] = np.sqrt(ex * ex + ey * ey) * F32(step)  # world px
-    running = dist.reshape(n_frames, -1)
-    for i in range(1, n_frames):  # running minimum; a per-row loop beats ufunc.accumulate on axis 0
+    dist = np.full((count, gh, gw), np.inf, F32)
+    index = ((np.arange(count)[:, None] * gh + rows)[:, :, None]) * gw + cols[:, None, :]
+    dist.reshape(-1)[index] = np.sqrt(ex * ex + ey * ey)
+    running = dist.reshape(count, -1)
+    for i in range(1, count):  # running minimum; a per-row loop beats ufunc.accumulate on axis 0
         np.minimum(running[i - 1], running[i], out=running[i])
-    if np.all(view.zoom == 1.0) and np.all(view.center == [w / 2, h / 2]):  # exact: no camera work
-        # The grid is the screen grid, shifted: crop it to the canvas, keep pixels the trail ever covers.
-        c0, r0 = int(lo[0] - 0.5), int(lo[1] - 0.5)
-        xs0, ys0, xs1, ys1 = max(c0, 0), max(r0, 0), min(c0 + gw, w), min(r0 + gh, h)
-        window = dist[:, max(ys0 - r0, 0) : max(ys1 - r0, 0), max(xs0 - c0, 0) : max(xs1 - c0, 0)]
-        y, x = np.nonzero(window[-1] < F32(0.5 + half_width))
-        cover = np.clip(F32(0.5 + half_width) - window[:, y, x], 0.0, 1.0)  # (T, P)
-        pixel = (y + ys0) * w + x + xs0
-        return cover.reshape(-1), (np.arange(n_frames)[:, None] * (h * w) + pixel).reshape(-1)
-    # Elsewhere: a bilinear read of the distance field at each pixel's world position, only inside a
-    # per-frame window around the grid's footprint on screen (one window size for all frames).
+    return dist, x0, y0
+
+
+def _trail_resampled(path: np.ndarray, half_width: float, view: View, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """The trail under a moving camera: one world-grid distance field read bilinearly per frame.
+
+    One node per world px is enough even for close-ups: away from the path's centerline (where
+    coverage is 1 anyway) the distance field is smooth, so bilinear reads are exact to ~0.1 px.
+    """
+    n_frames = len(path)
+    dist, gx0, gy0 = _distance_field(path, half_width + 1.0 + 1.0 / float(view.zoom.min()), None)
+    gh, gw = dist.shape[1:]
+    lo = np.array([gx0 + 0.5, gy0 + 0.5])  # world position of node (0, 0)
+    # Only inside a per-frame window around the grid's footprint on screen (one size for all frames).
     zoom = view.zoom[:, None]
-    corner_lo = view.to_screen(np.broadcast_to(lo - 0.5, (n_frames, 2)))  # (T, 2) grid corner on screen
-    extent = np.array([gw, gh]) * step * zoom  # (T, 2) screen px
+    corner = view.to_screen(np.broadcast_to(lo - 0.5, (n_frames, 2)))  # (T, 2) grid corner on screen
+    extent = np.array([gw, gh]) * zoom  # (T, 2) screen px
     span_w = min(w, int(math.ceil(float(extent[:, 0].max()))) + 2)
     span_h = min(h, int(math.ceil(float(extent[:, 1].max()))) + 2)
-    sx0 = np.clip(np.floor(corner_lo[:, 0]).astype(np.int64), 0, w - span_w)
-    sy0 = np.clip(np.floor(corner_lo[:, 1]).astype(np.int64), 0, h - span_h)
+    sx0 = np.clip(np.floor(corner[:, 0]).astype(np.int64), 0, w - span_w)
+    sy0 = np.clip(np.floor(corner[:, 1]).astype(np.int64), 0, h - span_h)
     scols = sx0[:, None] + np.arange(span_w)  # (T, sw) screen columns
     srows = sy0[:, None] + np.arange(span_h)  # (T, sh)
-    fx = ((scols + 0.5 - w / 2) / zoom + view.center[:, :1] - lo[0]) / step  # (T, sw) grid coordinates
-    fy = ((srows + 0.5 - h / 2) / zoom + view.center[:, 1:] - lo[1]) / step  # (T, sh)
-    ix = np.clip(np.floor(fx), 0, gw - 2).astype(np.int64)
-    iy = np.clip(np.floor(fy), 0, gh - 2).astype(np.int64)
+    fx = (scols + 0.5 - w / 2) / zoom + view.center[:, :1] - lo[0]  # (T, sw) grid coordinates
+    fy = (srows + 0.5 - h / 2) / zoom + view.center[:, 1:] - lo[1]  # (T, sh)
+    ix = np.clip(np.floor(fx), 0, max(gw - 2, 0)).astype(np.int64)
+    iy = np.clip(np.floor(fy), 0, max(gh - 2, 0)).astype(np.int64)
     tx = np.clip(fx - ix, 0.0, 1.0).astype(F32)[:, None, :]
     ty = np.clip(fy - iy, 0.0, 1.0).astype(F32)[:, :, None]
     # Each node with its right, lower and lower-right neighbours as one 16-byte value, so that one
@@ -321,8 +381,8 @@ def _trail_coverage(traj: Trajectories, k: int, half_width: float, view: View, w
     quad[:, :-1, :, 2] = capped[:, 1:, :]
     quad[:, :-1, :-1, 3] = capped[:, 1:, 1:]
     cells = quad.reshape(-1, 4).view(np.complex128).reshape(-1)
-    corner = (np.arange(n_frames)[:, None, None] * gh + iy[:, :, None]) * gw + ix[:, None, :]
-    near = cells[corner].view(F32).reshape(*corner.shape, 4)
+    node = (np.arange(n_frames)[:, None, None] * gh + iy[:, :, None]) * gw + ix[:, None, :]
+    near = cells[node].view(F32).reshape(*node.shape, 4)
     top = near[..., 0] + (near[..., 1] - near[..., 0]) * tx
     bottom = near[..., 2] + (near[..., 3] - near[..., 2]) * tx
     screen = (top + (bottom - top) * ty - F32(half_width)) * view.zoom.astype(F32)[:, None, None]
