@@ -206,7 +206,7 @@ def _region_phrase(region: tuple[str, str], say: _Say) -> str:
     h, v = region
     if v == "floor":
         if h == "center":
-            return say.pick(("in the middle of the floor", "on the floor in the center", "in the center of the floor", "on the floor"))
+            return say.pick(("in the middle of the floor", "on the floor in the center", "in the center of the floor"))
         return say.pick((f"on the {h} of the floor", f"on the floor on the {h}", f"on the {h} side of the floor", f"at the {h} end of the floor"))
     if v == "middle":
         if h == "center":

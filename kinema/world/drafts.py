@@ -144,15 +144,15 @@ class Reading:
         x = y = None
         if d.region is not None:
             h, v = d.region.get("h"), d.region.get("v")
-            bounces_on_floor = v == "floor" and motion in GRAVITY_MOTIONS
-            if bounces_on_floor:
-                v = None  # "bounces on the floor" says where it bounces, not where it starts
             px, py = region_point(h or "center", v or "middle", shape, size, motion, self.width, self.height, floor)
             if motion == "enter":  # it starts outside: a region can only say where along its edge
                 dx, dy = DIRECTIONS[direction or "right"]
                 x, y = (px if dx == 0 and h else None), (py if dy == 0 and v else None)
             else:
-                x, y = px, None if bounces_on_floor else py
+                # "On the floor" says what it stands or bounces on: where along the floor, or (under
+                # gravity) how high it starts, is the placer's choice unless said.
+                x = px if h or v != "floor" else None
+                y = None if v == "floor" and motion in GRAVITY_MOTIONS else py
         speeds = set(d.speeds)
         if len(speeds) > 1:
             raise PromptError(f"{d.mention!r} is said to move both slowly and quickly")

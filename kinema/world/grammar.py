@@ -136,7 +136,7 @@ MOTION_WORDS: dict[str, str] = {
     "spin": "spin|spins|spinning|spun|rotate|rotates|rotating|rotated|turn|turns|turning|turned|twirl|twirls"
     "|twirling",
     "grow": "grow|grows|growing|grew|grown|expand|expands|expanding|expanded|swell|swells|swelling|larger|bigger"
-    "|double|doubles|doubling|twice",
+    "|double|doubles|doubling|to twice its size|twice as big|twice as large",
     "shrink": "shrink|shrinks|shrinking|shrank|shrunk|contract|contracts|contracting|smaller|halve|halves"
     "|halving|dwindle|dwindles|dwindling",
     "enter": "enter|enters|entering|entered|appear|appears|appearing|comes in|come in|coming in|comes into view"
@@ -187,6 +187,9 @@ _add("push|pushes|pushing|pushed|shove|shoves|shoving|shoved|knock|knocks|knocki
 _add("hit|hits|hitting|strike|strikes|striking|struck|bump|bumps|bumping|bumped|meet|meets|meeting|met",
      ("INTER", "contact"))
 _add("into", ("INTER", "contact"), ("P_OBL", None))
+# The passive names the subject last: "the box is pushed by the ball".
+_add("pushed by|shoved by|knocked by|nudged by", ("INTER", "push_by"), ("P_OBL", None))
+_add("hit by|struck by|bumped by", ("INTER", "contact_by"), ("P_OBL", None))
 _add("behind", ("INTER", "pass_behind"), ("P_OBL", None))
 _add("in front of", ("INTER", "pass_in_front"), ("P_OBL", None))
 _add("behind it|behind itself|behind them|behind themselves", ("FILL", None))  # where a trail is, not a pass
@@ -218,7 +221,8 @@ for _n, _word in ((1, "first"), (2, "second"), (3, "third"), ("other", "other"))
     _add(_word, ("ORD", _n))
 _add("a|an|another|some", ("DET_NEW", None))
 _add("the|this|these|those", ("DET_DEF", None))
-_add("it|itself|they|them|themselves", ("PRON", None))
+_add("it|itself", ("PRON", 1))
+_add("they|them|themselves", ("PRON", 2))
 _add("and", ("AND", None))
 _add(",|:", ("COMMA", None))
 _add(".|!|?|;", ("END", None))
@@ -263,8 +267,14 @@ def tokenize(text: str) -> tuple[list[Token], list[str]]:
 
 
 def region_parts(found: list[str]) -> dict[str, str]:
-    """The explicit parts ("h": left/right, "v": top/bottom/floor) of a start region's words."""
+    """The parts a start region's words name: "h" (left / center / right), "v" (top / bottom / floor).
+
+    "center" and "middle" are horizontal unless a side is named ("middle left"); an unnamed vertical
+    part is the middle, an unnamed horizontal one the center, except on the floor (see drafts).
+    """
     parts: dict[str, str] = {}
+    if set(found) & {"center", "centre", "middle"} and not set(found) & {"left", "right"}:
+        parts["h"] = "center"
     for word in found:
         part, value = {
             "left": ("h", "left"), "right": ("h", "right"), "top": ("v", "top"), "upper": ("v", "top"),
@@ -272,7 +282,7 @@ def region_parts(found: list[str]) -> dict[str, str]:
             "floor": ("v", "floor"),
         }.get(word, (None, None))
         if part is None:
-            continue  # center / middle: the default of whichever part is not named
+            continue  # center / middle: handled above
         if parts.get(part, value) != value:
             raise PromptError(f"a start region cannot be both {parts[part]} and {value}")
         parts[part] = value

@@ -41,6 +41,10 @@ DETS = ("DET_NEW", "DET_DEF")
 NP_MODS = frozenset({*DETS, "NUM", "ORD", "SIZE", "COLOR", "GRAY", "STILL", "FRAMING"})
 HEADS = frozenset({"SHAPE", "GENERIC", "TRAIL", "FLOOR", "CAMERA", "SHOT", "CUT", "CLOSEUP"})
 PREPS = {"P_REGION": "region", "P_DIR": "dir", "P_FROM": "from", "P_OBL": "obl"}
+EXAMPLES = {
+    "collide": "the red ball collides with the blue ball", "push": "the red ball pushes the blue box",
+    "pass_behind": "the red ball passes behind the blue box", "pass_in_front": "the red ball passes in front of the blue box",
+}
 LOCATION_MODES = {"P_REGION": "region", "P_DIR": "dir", "P_FROM": "from"}  # what location words after each mean
 
 
@@ -99,6 +103,7 @@ class _Parser:
     def __init__(self, width: int, height: int, frames: int) -> None:
         self.said = Reading(width, height, frames)
         self.focus: list[int] = []  # the subject: object indices
+        self.subjects: list[int] = []  # every subject so far, for "they"
         self._sentence()
 
     def _sentence(self) -> None:
@@ -173,7 +178,7 @@ class _Parser:
         elif k == "END":
             self._end()
         elif k == "PRON":
-            self._pronoun()
+            self._pronoun(tok.value)
         elif k == "BG":
             self.said.backgrounds.append(tok.value)
         elif k == "NOFLOOR":
@@ -252,7 +257,8 @@ class _Parser:
                 draft.look("shape", shape)
             if any(m.kind == "STILL" for m in mods):
                 draft.marks.add("still")
-        if self.prep is not None or self.after_inter:  # a second object: "into the blue box"
+        # A second object ("into the blue box"); after the camera or shots, the object they show.
+        if (self.prep is not None or self.after_inter) and self.target == "object":
             self.obliques.extend(found)
             for inter in reversed(self.open):
                 if inter[2] is None and found[0] not in inter[1]:
@@ -262,6 +268,7 @@ class _Parser:
             compound = self.after_and and self.has_subject and not self.predicated and self.target == "object"
             self.focus = self.focus + found if compound else found
             self.has_subject, self.target, self.predicated = True, "object", False
+            self.subjects += [i for i in found if i not in self.subjects[-1:]]
         self.prep, self.after_and, self.after_inter = None, False, False
 
     def _refer(
@@ -300,7 +307,7 @@ class _Parser:
             else:
                 self._pred(m.kind, m.value)
 
-    def _pronoun(self) -> None:
+    def _pronoun(self, number: int) -> None:
         if self.after_inter:  # "pushes it": the last other object mentioned
             for inter in reversed(self.open):
                 if inter[2] is None:  # prefer this sentence's second objects, then the latest mentioned
@@ -309,6 +316,9 @@ class _Parser:
                     break
             self.after_inter = False
             return
+        if number == 2 and len(self.focus) < 2:  # "they": the last two subjects
+            last = list(dict.fromkeys(reversed(self.subjects)))[:2]
+            self.focus = sorted(last) if len(last) == 2 else self.focus
         if self.focus:  # else a dummy "it" ("It is a single shot")
             self.has_subject, self.target = True, "object"
 
@@ -395,6 +405,8 @@ class _Parser:
             self._pred(*self.pending.pop())
         for kind, subject, other in self.open:
             subject = subject or list(self.focus)
+            passive = kind.endswith("_by")  # "the box is pushed by the ball"
+            kind = kind.removesuffix("_by")
             if other is None:
                 rest = [i for i in self.obliques if i not in subject]
                 if len(subject) == 2:
@@ -404,8 +416,8 @@ class _Parser:
                 elif kind == "contact":
                     continue  # "rolls into the frame": a preposition, not an interaction
                 else:
-                    raise PromptError(f"{kind.replace('_', ' ')} needs two objects, e.g. 'the red ball {kind.split('_')[0]}s the blue box'")
+                    raise PromptError(f"{kind.replace('_', ' ')} needs two objects, e.g. {EXAMPLES[kind]!r}")
             if len(subject) != 1:
-                raise PromptError(f"{kind.replace('_', ' ')} joins exactly two objects")
-            self.said.interactions.append((kind, subject[0], other))
+                raise PromptError(f"{kind.replace('_', ' ')} joins exactly two objects, e.g. {EXAMPLES[kind]!r}")
+            self.said.interactions.append((kind, other, subject[0]) if passive else (kind, subject[0], other))
         self._sentence()

@@ -59,7 +59,7 @@ def random_scene(rng: np.random.Generator) -> Scene:
     floor = bool(rng.random() < 0.6)
     objects = [_object(rng, floor, width, height) for _ in range(int(rng.integers(1, 4)))]
     for i in range(1, len(objects)):
-        if rng.random() < 0.12:  # a look-alike of the one before (ordinals, "two balls")
+        if rng.random() < 0.12 and not (objects[i].motion == "spin" and objects[i - 1].shape == "circle"):  # a look-alike
             objects[i] = replace(objects[i], color=objects[i - 1].color, shape=objects[i - 1].shape, size=objects[i - 1].size)
         if rng.random() < 0.06:  # an exact twin
             objects[i] = objects[i - 1]

@@ -173,3 +173,16 @@ def test_parsed_prompts_can_be_placed() -> None:
         scene = parse_prompt(prompt)
         placed = sample.place(scene, np.random.default_rng(0))
         assert placed.placed and _looks(placed) == _looks(scene)
+
+
+def test_what_people_say_about_floors_pronouns_and_the_passive() -> None:
+    both = parse_prompt("a red ball slides right on the floor and a blue ball slides left on the floor, they collide")
+    assert both.interactions == (Interaction("collide", 0, 1),)
+    assert [o.x for o in both.objects] == [None, None] and both.objects[0].y == both.objects[1].y  # along the floor
+    assert parse_prompt("a red ball bouncing on the floor").objects[0].y is None  # how high it starts is not said
+    passive = parse_prompt("a box is pushed by a ball")
+    assert passive.interactions == (Interaction("push", 1, 0),) and _looks(passive)[1][3] == "slide"
+    camera = parse_prompt("the camera zooms in on a red ball bouncing")
+    assert camera.camera.motion == "zoom_in" and _looks(camera) == [("red", "circle", "medium", "bounce", None)]
+    shots = parse_prompt("a wide shot of a red ball bouncing, then a close-up")
+    assert [s.framing for s in shots.shots] == ["wide", "close-up"] and _looks(shots)[0][3] == "bounce"
