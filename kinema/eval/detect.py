@@ -34,6 +34,7 @@ COLOR_NAMES: tuple[str, ...] = tuple(COLORS)
 PALETTE = np.array([COLORS[c] for c in COLOR_NAMES], dtype=np.float32)  # (9, 3)
 FLOOR = np.array(FLOOR_COLOR, dtype=np.float32)
 COLOR_RADIUS = 72.0  # below the closest palette pair (orange-yellow, 81) so neighbours never swap
+CANDIDATE_DISTANCE = 40.0  # RGB distance from the local background below which a pixel is background
 MIX_RADIUS = 45.0  # RGB distance from a color's anti-aliasing line that still counts as that color
 BACKGROUND, FLOOR_LABEL = -1, -2
 # Smallest component kept, as a fraction of a small object's area: drops stars, noise specks and
@@ -110,40 +111,43 @@ def classify(frames: np.ndarray) -> tuple[np.ndarray, list[FrameStats], np.ndarr
         raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
     pixels = frames.astype(np.float32)
     t_count, height, width, _ = pixels.shape
-    flat = pixels.reshape(-1, 3)
-    # Squared distances by expansion, |p|^2 - 2 p.c + |c|^2: one small matmul for all frames.
-    p_sq = (flat * flat).sum(1)[:, None]
-    p_c = flat @ PALETTE.T  # (N, 9)
-    c_sq = (PALETTE * PALETTE).sum(1)
-    near_dist = np.sqrt(np.maximum(p_sq - 2 * p_c + c_sq, 0.0).min(1)).reshape(t_count, height, width)
     backgrounds, floor_tops = [], []
     local = np.empty_like(pixels)
     for t, frame in enumerate(pixels):
         floor_top = _floor_top(frame)
-        upper = slice(0, floor_top if floor_top is not None else height)
-        sample = frame[upper][near_dist[t][upper] > COLOR_RADIUS * 1.3]
-        bg = np.median(sample, axis=0) if len(sample) > 16 else np.median(frame.reshape(-1, 3), axis=0)
+        # Objects cover a minority of the space above the floor, so its median pixel is background.
+        bg = np.median(frame[: floor_top if floor_top is not None else height].reshape(-1, 3), axis=0)
         local[t] = bg
         if floor_top is not None:
             local[t, floor_top:] = FLOOR
         backgrounds.append(bg)
         floor_tops.append(floor_top)
-    # Mixture model: a pixel is alpha * color + (1 - alpha) * local background (anti-aliasing,
-    # blur). It belongs to the color whose mixing line explains it best, if alpha >= 1/2 (it is
-    # mostly covered). Plain nearest-color would call a yellow edge on navy "orange".
-    l_flat = local.reshape(-1, 3)
-    l_sq = (l_flat * l_flat).sum(1)[:, None]
-    l_c = l_flat @ PALETTE.T
-    p_l = (flat * l_flat).sum(1)[:, None]
-    rel_span = p_c - p_l - l_c + l_sq  # (p - l).(c - l)
-    span_sq = np.maximum(c_sq - 2 * l_c + l_sq, 1.0)  # |c - l|^2
-    rel_sq = p_sq - 2 * p_l + l_sq  # |p - l|^2
-    alpha = rel_span / span_sq
-    a = np.clip(alpha, 0.0, 1.0)
-    residual_sq = np.where(alpha >= 0.5, rel_sq - 2 * a * rel_span + a * a * span_sq, np.inf)
-    best = residual_sq.argmin(1)
-    is_obj = (np.take_along_axis(residual_sq, best[:, None], 1)[:, 0] < MIX_RADIUS**2).reshape(t_count, height, width)
-    labels = np.where(is_obj, best.reshape(is_obj.shape), BACKGROUND).astype(np.int8)
+    flat, l_flat = pixels.reshape(-1, 3), local.reshape(-1, 3)
+    rel = flat - l_flat
+    rel_sq = (rel * rel).sum(1)
+    # Only pixels clearly off the background can be objects (half-covered by the nearest palette
+    # color is >= 75 RGB units off; the world's texture is <= 21): the rest skip the 9-color model.
+    candidates = np.nonzero(rel_sq > CANDIDATE_DISTANCE**2)[0]
+    best = np.full(len(flat), BACKGROUND, dtype=np.int8)
+    near = np.full(len(flat), np.inf, dtype=np.float32)
+    if len(candidates):
+        p, r = flat[candidates], rel[candidates]
+        span = PALETTE[None] - l_flat[candidates][:, None, :]  # (M, 9, 3)
+        # Mixture model: a pixel is alpha * color + (1 - alpha) * local background (anti-aliasing,
+        # blur). It belongs to the color whose mixing line explains it best, if alpha >= 1/2 (it
+        # is mostly covered). Plain nearest-color would call a yellow edge on navy "orange".
+        rel_span = np.einsum("mk,mck->mc", r, span)
+        span_sq = np.maximum((span * span).sum(-1), 1.0)
+        alpha = rel_span / span_sq
+        a = np.clip(alpha, 0.0, 1.0)
+        residual_sq = np.where(alpha >= 0.5, rel_sq[candidates][:, None] - 2 * a * rel_span + a * a * span_sq, np.inf)
+        choice = residual_sq.argmin(1)
+        good = np.take_along_axis(residual_sq, choice[:, None], 1)[:, 0] < MIX_RADIUS**2
+        best[candidates[good]] = choice[good]
+        near[candidates] = np.linalg.norm(p[:, None, :] - PALETTE, axis=-1).min(1)
+    labels = best.reshape(t_count, height, width)
+    is_obj = labels >= 0
+    near_dist = near.reshape(t_count, height, width)
     rows = np.arange(height)[None, :, None]
     below = rows >= np.array([f if f is not None else height for f in floor_tops])[:, None, None]
     labels[below & ~is_obj] = FLOOR_LABEL
