@@ -35,6 +35,7 @@ from kinema.world.grammar import (
     start_region,
 )
 from kinema.world.palette import COLOR_SYNONYMS
+from kinema.world.physics import motion_at
 from kinema.world.scene import Interaction, Scene
 
 ORDINALS = ("first", "second", "third")
@@ -94,6 +95,22 @@ def scene_facts(scene: Scene) -> dict[str, Any]:
         "camera": scene.camera.motion,
         "shots": tuple(s.framing for s in scene.shots),
     }
+
+
+def close_up_subjects(scene: Scene) -> dict[int, int]:
+    """Shot index -> the object a close-up frames: the only one near its view's middle at the cut."""
+    shots = [(k, s) for k, s in enumerate(scene.shots) if s.framing == "close-up"]
+    if not shots or not scene.placed:
+        return {}
+    centers = motion_at(scene, np.array([s.start / scene.fps for _, s in shots])).center  # (shots, objects, 2) px
+    out = {}
+    for row, (k, shot) in enumerate(shots):
+        reach = 0.25 / shot.zoom  # a quarter of the view on each side of its middle
+        near = [i for i, (x, y) in enumerate(centers[row])
+                if abs(x / scene.width - shot.cx) < reach and abs(y / scene.height - shot.cy) < reach]
+        if len(near) == 1:
+            out[k] = near[0]
+    return out
 
 
 def main_object(scene: Scene) -> int:
@@ -172,9 +189,13 @@ def detailed_caption(scene: Scene, rng: np.random.Generator | None = None) -> st
     back: list[str] = []
     extras = [] if inline else [_setting_sentence(scene, say)]
     extras += [say.pick(CAMERA_SENTENCES[scene.camera.motion])]
-    extras += [s for s in (_shots_sentence(facts["shots"], say),) if s]
     for sentence in extras:
         (front if say.chance(0.3) else back).append(sentence)
+    # A close-up names what it shows ("a close-up on the red ball"), so it comes after the objects.
+    focus = {k: _ref(objs, i, say) for k, i in close_up_subjects(scene).items()}
+    shots = _shots_sentence(facts["shots"], say, focus)
+    if shots:
+        (front if say.chance(0.3) and not focus else back).append(shots)
     return " ".join(front + body + back)
 
 
@@ -304,13 +325,13 @@ def _setting_sentence(scene: Scene, say: _Say) -> str:
     ))
 
 
-def _shots_sentence(framings: tuple[str, ...], say: _Say) -> str | None:
+def _shots_sentence(framings: tuple[str, ...], say: _Say, focus: dict[int, str]) -> str | None:
     if len(framings) == 1:
         if framings[0] == "medium":
             return say.pick(("The video is one continuous shot.", "It is a single shot.")) if say.chance(0.3) else None
         f = framings[0]
         return say.pick((f"The video is a single {f} shot.", f"It is one continuous {f} shot.", f"The whole clip is one {f} shot."))
-    names = [say.pick(FRAMING_NOUNS[f]) for f in framings]
+    names = [say.pick(FRAMING_NOUNS[f]) + (f" {say.pick(('on', 'of'))} {focus[k]}" if k in focus else "") for k, f in enumerate(framings)]
     n = NUMBER_WORDS[len(framings)]
     return say.pick((
         f"The video has {n} shots joined by {'a hard cut' if len(names) == 2 else 'hard cuts'}: {', then '.join(names)}.",

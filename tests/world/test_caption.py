@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kinema.world.caption import detailed_caption, main_object, scene_facts, short_caption
+from kinema.world.caption import close_up_subjects, detailed_caption, main_object, scene_facts, short_caption
 from kinema.world.grammar import resting_y, start_region
 from kinema.world.palette import BACKGROUNDS, COLOR_SYNONYMS, COLORS, DIRECTIONS, SHAPE_SYNONYMS, SHAPES, SIZES, SPIN_DIRECTIONS
 from kinema.world.parse import parse_prompt
@@ -233,3 +233,19 @@ def test_placed_stationary_objects_rest_on_the_floor() -> None:
         width, height = CANVASES[seed % len(CANVASES)]
         placed = sample.place(Scene(width=width, height=height, floor=True, objects=(obj,)), rng)
         assert start_region(placed, placed.objects[0])[1] == "floor"  # type: ignore[index]
+
+
+def test_close_ups_name_what_they_show() -> None:
+    pytest.importorskip("kinema.world.sample")
+    from kinema.world.sample import sample_scene
+
+    named = 0
+    for seed in range(120):
+        scene = sample_scene(seed, "full")
+        for k, i in close_up_subjects(scene).items():
+            caption = detailed_caption(scene)
+            assert re.search(r"close-up (on|of) the [a-z ]+", caption), caption
+            assert scene.shots[k].framing == "close-up" and 0 <= i < len(scene.objects)
+            assert scene_facts(parse_prompt(caption)) == scene_facts(scene)
+            named += 1
+    assert named >= 3
