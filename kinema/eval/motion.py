@@ -172,9 +172,13 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
         return min(ramp(residual / side, 0.01, 0.05), ramp(travelled / side, 0.1, 0.02))
     contacts = _contacts(y)
     parts: list[float] = []
+    # Seen to the end of the video? Else it may have left the view (pan, zoom, a cut) before landing.
+    seen_through = frames[-1] >= ctx.analysis.frames - 1
+    resting = len(y) >= 3 and abs(y[-1] - y[-2]) < 0.5 and abs(y[-2] - y[-3]) < 0.5
     if obj.motion == "bounce":
         if not contacts:
-            return 0.0  # it never came down and went back up: no bounce
+            # No landing seen: fatal if it was in view all along, else judge the flight alone.
+            return 0.0 if seen_through else _accel_score(ctx, track, frames, y, [])
         parts.append(float(np.mean([_on_floor(ctx, track, frames, y, c) for c in contacts])))
         parts.append(_accel_score(ctx, track, frames, y, contacts))
         apexes = [i for i in range(1, len(y) - 1) if y[i] <= y[i - 1] and y[i] < y[i + 1]]
@@ -182,10 +186,11 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
             heights = [_floor_line(ctx, int(frames[i])) - y[i] for i in apexes]
             parts.append(float(np.mean([h1 <= h0 * 1.05 + 0.5 for h0, h1 in zip(heights, heights[1:])])))
     elif obj.motion == "fall":
-        first = contacts[0] if contacts else len(y)
+        first = contacts[0] if contacts else len(y) - 1
         parts.append(float(y[0] < 0.5 * ctx.analysis.height))  # starts high
         parts.append(_accel_score(ctx, track, frames, y[: first + 1], [first]))
-        parts.append(_on_floor(ctx, track, frames, y, len(y) - 1))  # ends on the floor
+        if contacts or resting or seen_through:  # lands on the floor (a heavy fall may not rebound)
+            parts.append(_on_floor(ctx, track, frames, y, first))
     elif obj.motion == "throw":
         first = contacts[0] if contacts else len(y)
         arc = y[: first + 1]
