@@ -26,7 +26,8 @@ TEXTURE_MAX = 30.0  # gray levels above the background that can still be texture
 TEXTURE_RELIABLE = 0.3  # median phase-correlation peak above which the texture decides cuts
 CUT_PEAK_RATIO = 0.4  # a pair whose correlation drops below this fraction of the median is a cut
 PAN_NOISE = 0.3  # pixels/frame of texture motion that still counts as a still camera
-CUT_NCC = 0.25  # ... and below this absolute correlation (a new framing measures ~0.1)
+CUT_NCC = 0.25  # ... and below this absolute correlation (a new framing measures ~0.1, a zoom 0.3+)
+CUT_NCC_SURE = 0.12  # below this no object evidence is needed
 CUT_AREA_RATIO = 1.3  # every common object changing area by this factor at once: new framing
 
 
@@ -115,9 +116,10 @@ def _ncc(x: np.ndarray, y: np.ndarray) -> float:
 def find_cuts(shifts: np.ndarray, per_frame: list[list[Detection]], min_side: int) -> list[int]:
     """Frames that start a shot (always including 0).
 
-    A cut is a texture that stops matching, unless the objects seen on both sides keep their size
-    and place (a zooming star field decorrelates a little too), or objects that all resize or all
-    jump together (a new framing, for a model that paints no texture).
+    A cut is a texture that stops matching (correlation ~0; between CUT_NCC_SURE and CUT_NCC only if
+    the objects seen on both sides change size or place, since a zooming star field decorrelates a
+    little too), or objects that all resize or all jump together (a new framing, for a model that
+    paints no texture).
     """
     cuts = [0]
     peaks = shifts[1:, 2]
@@ -125,7 +127,7 @@ def find_cuts(shifts: np.ndarray, per_frame: list[list[Detection]], min_side: in
     for t in range(1, len(per_frame)):
         pairs = _common(per_frame[t - 1], per_frame[t])
         texture_cut = reliable and shifts[t, 2] < min(CUT_NCC, CUT_PEAK_RATIO * float(np.median(peaks)))
-        if texture_cut and pairs:
+        if texture_cut and pairs and shifts[t, 2] > CUT_NCC_SURE:
             texture_cut = any(_area_ratio(a, b) > 1.12 or np.hypot(b.x - a.x, b.y - a.y) > 0.25 * min_side for a, b in pairs)
         if texture_cut or _objects_reframed(pairs, min_side):
             if t - cuts[-1] >= 2:  # a shot lasts at least two frames; ignore double triggers
