@@ -3,7 +3,7 @@ facts both state.
 
 Contract (shared/WORLD.md, Captions):
 - `scene_facts(scene)` is the caption-level truth of a scene: per object its color, shape, size,
-  motion, direction, start region (`grammar.start_region`), speed word and trail; the interactions;
+  motion, direction, start region (`regions.start_region`), speed word and trail; the interactions;
   the background, the floor, the camera motion and the framing of each shot. Positions finer than a
   region, exact speeds, depths and texture are below caption level.
 - `detailed_caption(scene, rng)` states every fact in plain sentences, DALL-E 3 recaption style.
@@ -13,7 +13,9 @@ Contract (shared/WORLD.md, Captions):
 - `short_caption(scene, rng)` is what a person types ("red ball bouncing right"): the main object
   (`main_object`), its motion and direction, and its interaction partner; it parses back to the
   main object's color, shape, motion and direction.
-- Captions never say what the scene does not show: each word comes from a fact.
+- Captions never say what the scene does not show: each word comes from a fact. Beyond the facts,
+  a close-up names the object it frames when only one is near its middle at the cut
+  (`close_up_subjects`, from the physics), so that shot sentences come after the objects.
 """
 
 from __future__ import annotations
@@ -26,51 +28,24 @@ import numpy as np
 
 from kinema.world.grammar import (
     BACKGROUND_WORDS,
+    CAMERA_SENTENCES,
+    DIR_PHRASES,
+    FRAMING_NOUNS,
     NUMBER_WORDS,
+    ORDINALS,
     SHAPE_WORDS,
+    SHORT_CAMERA,
+    SHORT_DIRS,
+    SHORT_SHAPES,
     SIZE_WORDS,
     SPEED_WORDS,
+    SPIN_PHRASES,
     plural,
-    speed_word,
-    start_region,
 )
 from kinema.world.palette import COLOR_SYNONYMS
 from kinema.world.physics import motion_at
+from kinema.world.regions import speed_word, start_region
 from kinema.world.scene import Interaction, Scene
-
-ORDINALS = ("first", "second", "third")
-# Direction phrases; the first is canonical. Every one parses to its key.
-DIR_PHRASES: dict[str, tuple[str, ...]] = {
-    "left": ("to the left", "toward the left", "left", "leftward", "to the left side", "towards the left"),
-    "right": ("to the right", "toward the right", "right", "rightward", "to the right side", "towards the right"),
-    "up": ("upward", "up", "toward the top", "upwards"),
-    "down": ("downward", "down", "toward the bottom", "downwards"),
-}
-for _v, _vv in (("up", ("upper", "top")), ("down", ("lower", "bottom"))):
-    for _h in ("left", "right"):
-        DIR_PHRASES[f"{_v}-{_h}"] = (f"{_v} and to the {_h}", f"diagonally {_v}-{_h}", f"toward the {_vv[0]} {_h}",
-                                     f"toward the {_vv[1]} {_h}", f"{_v}-{_h}")
-SHORT_DIRS: dict[str, tuple[str, ...]] = {
-    **{d: (d, f"to the {d}", f"{d}ward") for d in ("left", "right")}, "up": ("up", "upward"), "down": ("down", "downward"),
-    **{f"{v}-{h}": (f"{v}-{h}", f"{v} and {h}", f"diagonally {v}-{h}") for v in ("up", "down") for h in ("left", "right")},
-}
-SPIN_PHRASES = {"clockwise": ("clockwise",), "counterclockwise": ("counterclockwise", "counter-clockwise", "anticlockwise")}
-FRAMING_NOUNS = {
-    "wide": ("a wide shot", "a long shot", "a distant shot"),
-    "medium": ("a medium shot", "a mid shot"),
-    "close-up": ("a close-up", "a close-up shot", "a tight shot", "a closer shot"),
-}
-CAMERA_SENTENCES: dict[str, tuple[str, ...]] = {
-    "still": ("The camera is still.", "The camera stays still.", "The camera does not move.", "The camera is static.",
-              "The view stays fixed.", "The camera holds still."),
-    "pan_left": ("The camera pans left.", "The camera pans to the left.", "The camera slowly pans left.",
-                 "The view pans toward the left.", "The camera is panning left."),
-    "zoom_in": ("The camera zooms in.", "The camera slowly zooms in.", "The view zooms in.", "The camera pushes in."),
-    "zoom_out": ("The camera zooms out.", "The camera slowly zooms out.", "The camera pulls back.", "The view zooms out."),
-}
-CAMERA_SENTENCES["pan_right"] = tuple(s.replace("left", "right") for s in CAMERA_SENTENCES["pan_left"])
-SHORT_SHAPES = {"circle": "ball", "square": "box", "triangle": "triangle"}  # canonical short-caption nouns
-SHORT_CAMERA = {"pan_left": "panning left", "pan_right": "panning right", "zoom_in": "zooming in", "zoom_out": "zooming out"}
 
 
 def scene_facts(scene: Scene) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kinema.world.grammar import FRAMING_ZOOM, SPEED_POINTS, PromptError, region_point
+from kinema.world.grammar import PromptError
+from kinema.world.regions import SPEED_POINTS, region_point
 from kinema.world.palette import DIRECTIONS
 from kinema.world.scene import GRAVITY_MOTIONS, TRANSLATING, Camera, Interaction, ObjectSpec, Scene, Shot
 
@@ -28,6 +29,7 @@ MOTION_RULES: tuple[tuple[str, frozenset[str]], ...] = (
 )
 DEFAULT_COLORS = ("red", "blue", "green", "yellow", "purple", "orange", "cyan", "pink", "white")
 DEFAULT_FRAMINGS = ("medium", "close-up", "wide")
+FRAMING_ZOOM: dict[str, float] = {"wide": 0.6, "medium": 1.0, "close-up": 1.6}  # see Shot.framing
 STATIONARY = frozenset({"still", "spin", "grow", "shrink"})  # what a push can strike
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up",
             "up-left": "down-right", "down-right": "up-left", "up-right": "down-left", "down-left": "up-right"}

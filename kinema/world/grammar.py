@@ -1,4 +1,4 @@
-"""The caption grammar's shared words and geometry: what captions say and what prompts may say.
+"""The caption grammar's words: what captions say and what prompts may say.
 
 Both halves of the caption contract read from here: `kinema.world.caption` writes sentences with
 these words and `kinema.world.parse` reads them back, so a word added here is understood in both.
@@ -7,24 +7,18 @@ these words and `kinema.world.parse` reads them back, so a word added here is un
   words, so "snow-white" is ("snow", "white")) to the grammar tokens it stands for. `tokenize`
   matches phrases longest first, so "navy blue" is a color, "zooms in" a camera move and "in an
   arc" a throw before "blue" or "in" alone are looked at. `KINDS` says what each token kind means.
-- Start regions: a caption names where an object starts as a horizontal third of the canvas
-  (left / center / right) and a vertical third of the space above the floor (top / middle /
-  bottom), or "floor" when it rests on the floor. `start_region` classifies a placed object and
-  `region_point` is the point a parsed region maps back to; each region's point classifies back
-  to that region for every size, shape, motion and canvas, which is what lets a caption parse
-  back to its scene's facts.
-- Speed words: "slowly" / "quickly" only when a slide's speed is clearly at one end of its range.
+- Caption phrases (`DIR_PHRASES`, `CAMERA_SENTENCES`, ...) are the words captions choose from,
+  first the canonical one; every one of them tokenizes to what it says.
+- `vocabulary()` lists the known words by category, for help texts and error hints.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from kinema.world.palette import COLOR_SYNONYMS, FLOOR_FRACTION, SHAPE_SYNONYMS, SIZES
-from kinema.world.scene import GRAVITY_MOTIONS, TRANSLATING, ObjectSpec, Scene
+from kinema.world.palette import COLOR_SYNONYMS, SHAPE_SYNONYMS
 
 KINDS: dict[str, str] = {
     "DET_NEW": "indefinite article: the noun phrase is a new object (a, an, another)",
@@ -314,85 +308,60 @@ def direction_key(found: list[str], flip: bool) -> str | None:
     return "-".join(p for p in (v, h) if p) or None
 
 
-# --- geometry of start regions -----------------------------------------------------------------
+# --- the words captions choose from (the first of each is canonical) -----------------------------
 
-H_POINTS: dict[str, float] = {"left": 1 / 6, "center": 1 / 2, "right": 5 / 6}
-REST_TOLERANCE_PX = 1.5  # an object within this of its resting height "rests on the floor"
-SPIN_CLEARANCE_PX = 0.5  # kinema.world.sample lifts a spinning shape this far off the floor
-
-
-def floor_top(floor: bool) -> float:
-    """The surface objects rest on, as a fraction of the height: the floor band's top or the bottom edge."""
-    return 1.0 - FLOOR_FRACTION if floor else 1.0
-
-
-def resting_y(shape: str, size: str, motion: str, width: int, height: int) -> float:
-    """Center y (fraction of height) at which an object sits on the floor while it stays put.
-
-    Mirrors kinema.world.physics.half_extents and the placement in kinema.world.sample: a triangle is
-    centered on its centroid, a spinning shape sweeps its circumradius, a growing one ends twice as big.
-    """
-    side = SIZES[size] * min(width, height)
-    if motion == "spin":
-        below = (side / math.sqrt(3) if shape == "triangle" else side / math.sqrt(2)) + SPIN_CLEARANCE_PX
-    else:
-        below = side / (2 * math.sqrt(3)) if shape == "triangle" else side / 2
-        below *= 2 if motion == "grow" else 1
-    return floor_top(True) - below / height
-
-
-def start_region(scene: Scene, obj: ObjectSpec) -> tuple[str, str] | None:
-    """(horizontal, vertical) region where `obj` starts, or None when unplaced or entering.
-
-    Vertical is "floor" when a non-falling object rests on the floor; an object under gravity that
-    starts on the floor is at the "bottom" (its caption says it bounces on the floor anyway).
-    An entering object starts outside the frame: its direction names the edge, so no region.
-    """
-    if obj.motion == "enter" or obj.x is None or obj.y is None:
-        return None
-    h = "left" if obj.x < 1 / 3 else "center" if obj.x < 2 / 3 else "right"
-    top = floor_top(scene.floor)
-    rest = resting_y(obj.shape, obj.size, obj.motion, scene.width, scene.height)
-    if scene.floor and abs(obj.y - rest) <= REST_TOLERANCE_PX / scene.height:
-        v = "bottom" if obj.motion in GRAVITY_MOTIONS else "floor"
-    else:
-        v = "top" if obj.y < top / 3 else "middle" if obj.y < 2 * top / 3 else "bottom"
-    return h, v
+ORDINALS = ("first", "second", "third")
+# Direction phrases; the first is canonical. Every one parses to its key.
+DIR_PHRASES: dict[str, tuple[str, ...]] = {
+    "left": ("to the left", "toward the left", "left", "leftward", "to the left side", "towards the left"),
+    "right": ("to the right", "toward the right", "right", "rightward", "to the right side", "towards the right"),
+    "up": ("upward", "up", "toward the top", "upwards"),
+    "down": ("downward", "down", "toward the bottom", "downwards"),
+}
+for _v, _vv in (("up", ("upper", "top")), ("down", ("lower", "bottom"))):
+    for _h in ("left", "right"):
+        DIR_PHRASES[f"{_v}-{_h}"] = (f"{_v} and to the {_h}", f"diagonally {_v}-{_h}", f"toward the {_vv[0]} {_h}",
+                                     f"toward the {_vv[1]} {_h}", f"{_v}-{_h}")
+SHORT_DIRS: dict[str, tuple[str, ...]] = {
+    **{d: (d, f"to the {d}", f"{d}ward") for d in ("left", "right")}, "up": ("up", "upward"), "down": ("down", "downward"),
+    **{f"{v}-{h}": (f"{v}-{h}", f"{v} and {h}", f"diagonally {v}-{h}") for v in ("up", "down") for h in ("left", "right")},
+}
+SPIN_PHRASES = {"clockwise": ("clockwise",), "counterclockwise": ("counterclockwise", "counter-clockwise", "anticlockwise")}
+FRAMING_NOUNS = {
+    "wide": ("a wide shot", "a long shot", "a distant shot"),
+    "medium": ("a medium shot", "a mid shot"),
+    "close-up": ("a close-up", "a close-up shot", "a tight shot", "a closer shot"),
+}
+CAMERA_SENTENCES: dict[str, tuple[str, ...]] = {
+    "still": ("The camera is still.", "The camera stays still.", "The camera does not move.", "The camera is static.",
+              "The view stays fixed.", "The camera holds still."),
+    "pan_left": ("The camera pans left.", "The camera pans to the left.", "The camera slowly pans left.",
+                 "The view pans toward the left.", "The camera is panning left."),
+    "zoom_in": ("The camera zooms in.", "The camera slowly zooms in.", "The view zooms in.", "The camera pushes in."),
+    "zoom_out": ("The camera zooms out.", "The camera slowly zooms out.", "The camera pulls back.", "The view zooms out."),
+}
+CAMERA_SENTENCES["pan_right"] = tuple(s.replace("left", "right") for s in CAMERA_SENTENCES["pan_left"])
+SHORT_SHAPES = {"circle": "ball", "square": "box", "triangle": "triangle"}  # canonical short-caption nouns
+SHORT_CAMERA = {"pan_left": "panning left", "pan_right": "panning right", "zoom_in": "zooming in", "zoom_out": "zooming out"}
 
 
-def region_point(
-    h: str, v: str, shape: str, size: str, motion: str, width: int, height: int, floor: bool
-) -> tuple[float, float]:
-    """A start point (fractions) inside region (h, v) that `start_region` classifies back to it."""
-    top = floor_top(floor)
-    rest = resting_y(shape, size, motion, width, height)
-    tol = REST_TOLERANCE_PX / height
-    if v == "floor":
-        y = rest
-    elif v == "top":
-        y = top / 6
-    elif v == "middle":
-        y = top / 2
-    elif not floor:
-        y = 5 / 6
-    elif rest - 2 * tol > 2 * top / 3:  # the band's middle above the resting spot
-        y = (2 * top / 3 + rest - 2 * tol) / 2
-    else:  # a big object's resting spot fills the band: only a spot below it (in the floor) remains
-        y = (max(2 * top / 3, rest + 2 * tol) + top) / 2
-    return H_POINTS[h], y
+VOCABULARY_KINDS: dict[str, tuple[str, ...]] = {
+    "colors": ("COLOR",), "shapes": ("SHAPE", "GENERIC"), "sizes": ("SIZE",), "motions": ("MOTION", "STILL", "LEAVE"),
+    "directions": ("LOC", "DIRWORD", "SPIN", "EACH_OTHER"), "speeds": ("SPEED",), "trails": ("TRAIL", "TRAILING"),
+    "interactions": ("INTER",), "backgrounds": ("BG",), "floor": ("FLOOR", "NOFLOOR", "GRAY"),
+    "camera": ("CAMERA", "PAN", "ZOOM"), "shots": ("SHOT", "CUT", "CLOSEUP", "FRAMING"),
+    "numbers": ("NUM", "ORD"),
+    # Words that only steer the reading: articles (new object or one mentioned), prepositions (region,
+    # direction or second object), pronouns. Stopwords carry nothing and are skipped.
+    "function_words": ("DET_NEW", "DET_DEF", "P_REGION", "P_DIR", "P_FROM", "P_OBL", "PRON"), "stopwords": ("FILL", "GFILL", "NPFILL", "AND"),
+}
 
 
-# --- speed words ---------------------------------------------------------------------------------
-
-SLOW_BELOW, FAST_ABOVE = 0.22, 0.38  # canvas widths/s; the slide range is 0.15 to 0.45
-SPEED_POINTS: dict[str, float] = {"slow": 0.18, "fast": 0.42}
-
-
-def speed_word(obj: ObjectSpec) -> str | None:
-    """'slow' or 'fast' when a translating object's speed is clearly at one end of its range."""
-    if obj.motion not in TRANSLATING or obj.speed is None:
-        return None
-    return "slow" if obj.speed < SLOW_BELOW else "fast" if obj.speed > FAST_ABOVE else None
-
-
-FRAMING_ZOOM: dict[str, float] = {"wide": 0.6, "medium": 1.0, "close-up": 1.6}  # see Shot.framing
+def vocabulary() -> dict[str, list[str]]:
+    """The words and phrases the grammar knows, by category (for help texts)."""
+    out: dict[str, list[str]] = {name: [] for name in VOCABULARY_KINDS}
+    for key, tokens in LEXICON.items():
+        for name, kinds in VOCABULARY_KINDS.items():
+            if tokens[0].kind in kinds and key[0].isalnum():
+                out[name].append(" ".join(key))
+    return {name: sorted(found) for name, found in out.items()}

@@ -18,12 +18,16 @@ Contract:
 - A prompt that the world cannot show (a spinning circle, four objects, two directions for one
   object) raises `PromptError` (a ValueError) saying what is allowed, in both modes.
 
-How it reads: tokens (grammar.tokenize) feed a small state machine. Noun phrases ("the still blue
-box") gather determiners and adjectives up to their noun; a noun phrase after a preposition or an
-interaction verb is a second object, any other is the subject that later verbs, directions,
-regions and speeds attach to ("it" keeps the subject). Location words after on/in/at are a start
-region, after to/toward/through a direction, after "from" the opposite direction. Sentences end
-at . ! ? ; and settle their interactions ("X and Y collide", "X pushes Y", "X rolls into Y").
+How it reads (words: `kinema.world.grammar`; defaults, interactions and region points:
+`kinema.world.drafts`): tokens (grammar.tokenize) feed a small state machine. Noun phrases ("the
+still blue box") gather determiners and adjectives up to their noun; a noun phrase after a
+preposition or an interaction verb is a second object, any other is the subject that later
+verbs, directions, regions and speeds attach to ("it" keeps the subject, "they" takes the last
+two; after "the camera" or "a close-up", a noun phrase is what they show). Location words after
+on/in/at are a start region, after to/toward/through a direction, after "from" the opposite
+direction. Sentences end at . ! ? ; and settle their interactions ("X and Y collide", "X pushes
+Y", "X rolls into Y", "Y is pushed by X"). "On the floor" alone says what an object stands or
+bounces on, not where along it: that spot, like every unsaid one, is left to the placer.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from kinema.world.drafts import Draft, Reading
-from kinema.world.grammar import LEXICON, PromptError, Token, direction_key, region_parts, tokenize
+from kinema.world.grammar import PromptError, Token, direction_key, region_parts, tokenize, vocabulary
 from kinema.world.palette import COLORS
 from kinema.world.scene import Scene
 
@@ -73,28 +77,6 @@ def parse_prompt_lenient(text: str, *, width: int = 64, height: int = 64, frames
     """Parse skipping unknown words, and return them: for the prompt enhancer."""
     scene = parse_prompt(text, width=width, height=height, frames=frames, strict=False)
     return ParseResult(scene, list(dict.fromkeys(tokenize(text)[1])))
-
-
-VOCABULARY_KINDS: dict[str, tuple[str, ...]] = {
-    "colors": ("COLOR",), "shapes": ("SHAPE", "GENERIC"), "sizes": ("SIZE",), "motions": ("MOTION", "STILL", "LEAVE"),
-    "directions": ("LOC", "DIRWORD", "SPIN", "EACH_OTHER"), "speeds": ("SPEED",), "trails": ("TRAIL", "TRAILING"),
-    "interactions": ("INTER",), "backgrounds": ("BG",), "floor": ("FLOOR", "NOFLOOR", "GRAY"),
-    "camera": ("CAMERA", "PAN", "ZOOM"), "shots": ("SHOT", "CUT", "CLOSEUP", "FRAMING"),
-    "numbers": ("NUM", "ORD"),
-    # Words that only steer the reading: articles (new object or one mentioned), prepositions (region,
-    # direction or second object), pronouns. Stopwords carry nothing and are skipped.
-    "function_words": (*DETS, *PREPS, "PRON"), "stopwords": ("FILL", "GFILL", "NPFILL", "AND"),
-}
-
-
-def vocabulary() -> dict[str, list[str]]:
-    """The words and phrases the grammar knows, by category (for help texts)."""
-    out: dict[str, list[str]] = {name: [] for name in VOCABULARY_KINDS}
-    for key, tokens in LEXICON.items():
-        for name, kinds in VOCABULARY_KINDS.items():
-            if tokens[0].kind in kinds and key[0].isalnum():
-                out[name].append(" ".join(key))
-    return {name: sorted(found) for name, found in out.items()}
 
 
 class _Parser:

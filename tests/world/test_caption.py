@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kinema.world.caption import close_up_subjects, detailed_caption, main_object, scene_facts, short_caption
-from kinema.world.grammar import resting_y, start_region
+from kinema.world.regions import resting_y, start_region
 from kinema.world.palette import BACKGROUNDS, COLOR_SYNONYMS, COLORS, DIRECTIONS, SHAPE_SYNONYMS, SHAPES, SIZES, SPIN_DIRECTIONS
 from kinema.world.parse import parse_prompt
 from kinema.world.scene import CAMERA_MOTIONS, INTERACTIONS, MOTIONS, Camera, Interaction, ObjectSpec, Scene, Shot

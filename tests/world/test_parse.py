@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kinema.world.caption import scene_facts
-from kinema.world.grammar import resting_y
+from kinema.world.regions import resting_y
 from kinema.world.palette import COLOR_SYNONYMS, SHAPE_SYNONYMS
 from kinema.world.parse import ParseResult, PromptError, parse_prompt, parse_prompt_lenient, vocabulary
 from kinema.world.scene import Interaction, Scene
