@@ -232,9 +232,12 @@ STOPWORDS = (
 _add(STOPWORDS, ("FILL", None))
 
 
-_LONGEST: dict[str, int] = {}  # first word -> longest phrase starting with it
-for _key in LEXICON:
-    _LONGEST[_key[0]] = max(_LONGEST.get(_key[0], 0), len(_key))
+# Phrases by first word, longest first, so that tokenizing looks only at phrases that can match.
+_SINGLE: dict[str, tuple[Token, ...]] = {key[0]: toks for key, toks in LEXICON.items() if len(key) == 1}
+_LONGER: dict[str, list[tuple[list[str], tuple[Token, ...]]]] = {}
+for _key, _toks in sorted(LEXICON.items(), key=lambda item: -len(item[0])):
+    if len(_key) > 1:
+        _LONGER.setdefault(_key[0], []).append((list(_key[1:]), _toks))
 
 
 def tokenize(text: str) -> tuple[list[Token], list[str]]:
@@ -244,15 +247,17 @@ def tokenize(text: str) -> tuple[list[Token], list[str]]:
     unknown: list[str] = []
     i = 0
     while i < len(ws):
-        longest = _LONGEST.get(ws[i], 0)
-        for n in range(min(longest, len(ws) - i), 0, -1):
-            found = LEXICON.get(tuple(ws[i : i + n]))
-            if found is not None:
+        w = ws[i]
+        for tail, found in _LONGER.get(w, ()):
+            if ws[i + 1 : i + 1 + len(tail)] == tail:
                 tokens.extend(found)
-                i += n
+                i += 1 + len(tail)
                 break
         else:
-            unknown.append(ws[i])
+            if w in _SINGLE:
+                tokens.extend(_SINGLE[w])
+            else:
+                unknown.append(w)
             i += 1
     return tokens, unknown
 
