@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from kinema.world.palette import BACKGROUNDS, COLORS, DIRECTIONS, SHAPES, SIZES, SPIN_DIRECTIONS, allowed
-from kinema.world.physics import RETURN_MARGIN, THROW_MIN_SPAN, floor_top, half_extents, motion_at, size_px, trajectories
+from kinema.world.physics import LINEAR_MOTIONS, RETURN_MARGIN, THROW_MIN_SPAN, floor_top, half_extents, motion_at, size_px, trajectories
 from kinema.world.scene import (
     CAMERA_MOTIONS,
     DEFAULT_FPS,
@@ -289,7 +289,9 @@ def _place_pair(room: _Room, objects: list[ObjectSpec], it: Interaction, rng: np
         direction = OPPOSITE[b.direction] if it.kind == "collide" and b.motion == "slide" else str(rng.choice(["left", "right"]))
         a = replace(a, motion="slide", direction=direction)
     if a.motion != "slide":
-        raise ValueError(f"{it.kind} needs a sliding subject; object {it.subject} has motion {a.motion!r}")
+        if it.kind in ("collide", "push") and a.motion not in LINEAR_MOTIONS:
+            raise ValueError(f"{it.kind} needs a subject moving in a straight line; object {it.subject} has motion {a.motion!r}")
+        return  # no line to set up (a pass only orders drawing): each object is placed on its own
     if it.kind == "collide" and b.motion == "still":
         b = replace(b, motion="slide", direction=OPPOSITE[a.direction])  # type: ignore[index]
     if it.kind == "push" and b.motion not in STATIONARY:
