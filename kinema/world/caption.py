@@ -372,18 +372,25 @@ def short_caption(scene: Scene, rng: np.random.Generator | None = None) -> str:
     it = next((it for it in scene.interactions if it.subject == m), None)
     if it is not None:
         g = objs[it.other]
-        other = f"{say.color(g['color'])} {say.shape(g['shape']) if rng is not None else SHORT_SHAPES[g['shape']]}"
+        noun = say.shape(g["shape"]) if rng is not None else SHORT_SHAPES[g["shape"]]
+        other = f"{say.color(g['color'])} {noun}"
+        a_other = f"{_article(other)} {other}"
         if it.kind == "push":
-            text += say.pick((f" into a {other}", f", pushing a {other}"))
+            text += say.pick((f" into {a_other}", f", pushing {a_other}"))
         elif it.kind == "collide":
             # "X and Y colliding" leaves the headings to the parser's default: the first goes right.
             if f["direction"] == "right" and g["direction"] == "left" and say.chance(0.5):
-                text = f"{head} and {other} colliding"
+                if (f["shape"], f["color"]) == (g["shape"], g["color"]):
+                    text = f"two {say.color(f['color'])} {plural(noun)} colliding"
+                elif f["shape"] == g["shape"]:
+                    text = f"{say.color(f['color'])} and {say.color(g['color'])} {plural(noun)} colliding"
+                else:
+                    text = f"{head} and {other} colliding"
             else:
-                text += f", colliding with a {other}"
+                text += f", colliding with {a_other}"
         else:
             where = "behind" if it.kind == "pass_behind" else "in front of"
-            text += say.pick((f" {where} a {other}", f", passing {where} a {other}"))
+            text += say.pick((f" {where} {a_other}", f", passing {where} {a_other}"))
     if f["trail"] and say.chance(0.4):
         text += say.pick((" with a trail", ", leaving a trail"))
     if say.chance(0.3):
