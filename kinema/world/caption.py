@@ -149,7 +149,7 @@ def detailed_caption(scene: Scene, rng: np.random.Generator | None = None) -> st
     objs = facts["objects"]
     groups: list[list[int]] = []  # consecutive objects with equal facts are said at once ("two balls")
     for i, f in enumerate(objs):
-        if groups and objs[groups[-1][0]] == f and say.chance(0.7 if rng is not None else 1.0):
+        if groups and objs[groups[-1][0]] == f and (rng is None or say.chance(0.7)):
             groups[-1].append(i)
         else:
             groups.append([i])

@@ -249,3 +249,10 @@ def test_close_ups_name_what_they_show() -> None:
             assert scene_facts(parse_prompt(caption)) == scene_facts(scene)
             named += 1
     assert named >= 3
+
+
+def test_identical_objects_are_counted() -> None:
+    twin = ObjectSpec("red", "circle", "small", "slide", "right", x=0.1, y=0.3, speed=0.3)
+    scene = Scene(objects=(twin, twin, ObjectSpec("blue", "square", "large", "spin", "clockwise")))
+    assert detailed_caption(scene).startswith("Two small red circles start on the left and slide to the right")
+    assert scene_facts(parse_prompt(detailed_caption(scene))) == scene_facts(scene)
