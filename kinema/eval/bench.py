@@ -7,7 +7,7 @@ Contract:
   the prompts where it applies, plus `overall`), `seconds_per_video` (scoring time only) and
   `count`. Results of different runs compare category by category.
 - `calibrate(suite)` scores the world's own renders (the ceiling), the same renders after an H.264
-  MP4 round trip (`ceiling_mp4`, when PyAV can encode), uniform noise (`floor_noise`) and renders
+  4:2:0 MP4 round trip (`ceiling_mp4`, when PyAV can encode), uniform noise (`floor_noise`) and renders
   paired with another prompt of the same canvas (`floor_shuffled`); it returns their summaries.
 - `model_video_maker(weights)` is the generator hook for `kinema eval run --model`.
 """
@@ -88,14 +88,17 @@ def render_reference(entry: SuiteEntry) -> np.ndarray:
     return render(entry.reference_scene()).frames
 
 
-def mp4_round_trip(frames: np.ndarray, fps: float = 8.0) -> np.ndarray | None:
-    """The frames after writing and reading an H.264 MP4, or None if no encoder is available."""
+def mp4_round_trip(frames: np.ndarray, fps: float = 8.0, quality: str = "web") -> np.ndarray | None:
+    """The frames after writing and reading an H.264 MP4, or None if no encoder is available.
+
+    "web" (4:2:0 chroma, CRF 16) by default: the lossiest preset, what players and most models'
+    outputs use; small objects lose half their chroma resolution."""
     from kinema.video import Video, read_video, write_video
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "clip.mp4"
         try:
-            write_video(Video(frames, fps), path)
+            write_video(Video(frames, fps), path, quality=quality)
             return np.asarray(read_video(path).frames)
         except (ValueError, OSError):
             return None

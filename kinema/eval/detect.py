@@ -35,7 +35,8 @@ PALETTE = np.array([COLORS[c] for c in COLOR_NAMES], dtype=np.float32)  # (9, 3)
 FLOOR = np.array(FLOOR_COLOR, dtype=np.float32)
 COLOR_RADIUS = 72.0  # below the closest palette pair (orange-yellow, 81) so neighbours never swap
 CANDIDATE_DISTANCE = 40.0  # RGB distance from the local background below which a pixel is background
-MIX_RADIUS = 45.0  # RGB distance from a color's anti-aliasing line that still counts as that color
+MIX_RADIUS = 60.0  # RGB distance from a color's anti-aliasing line that still counts as that color
+# (4:2:0 H.264 halves chroma: a small object's pixels keep their luma but drift off the line)
 BACKGROUND, FLOOR_LABEL = -1, -2
 # Smallest component kept, as a fraction of a small object's area: drops stars, noise specks and
 # edge slivers, keeps an object mostly outside the frame.
@@ -199,6 +200,8 @@ def detect(frames: np.ndarray) -> tuple[list[list[Detection]], list[FrameStats],
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = ndimage.generate_binary_structure(2, 2)
     smallest = min_area(height, width)
+    cross = np.zeros((3, 3, 3), dtype=bool)
+    cross[1] = ndimage.generate_binary_structure(2, 1)
     found = []
     kept = np.full(labels.shape, BACKGROUND, dtype=np.int8)  # palette index of kept components only
     for index in range(len(COLOR_NAMES)):
@@ -208,8 +211,8 @@ def detect(frames: np.ndarray) -> tuple[list[list[Detection]], list[FrameStats],
         comp, count = ndimage.label(mask, structure=structure)
         sizes = np.bincount(comp.ravel(), minlength=count + 1)
         # Thin lines (a seam between two touching objects mixes their colors) are not objects:
-        # keep components with a core that survives a 3x3 erosion.
-        core = np.bincount(comp[ndimage.binary_erosion(mask, structure=structure)], minlength=count + 1)
+        # keep components with a pixel whose four neighbours are all in (a 5 px triangle has one).
+        core = np.bincount(comp[ndimage.binary_erosion(mask, structure=cross)], minlength=count + 1)
         for lbl, sl in enumerate(ndimage.find_objects(comp), start=1):
             if sl is None or sizes[lbl] < smallest or core[lbl] == 0:
                 continue
