@@ -11,7 +11,8 @@ frames at a time while every causal convolution carries its last input frames ov
 chunk, which gives exactly the same output as decoding the whole video at once.
 
 Cost is kept low for CPUs: the full-resolution stage is a 2x2 space-to-depth (no convolutions at
-64x64), the first stage uses spatial-only kernels, and temporal kernels start at 1/4 resolution.
+64x64), convolutions are (2+1)D (per-frame 3x3 Conv2d, then a causal 3-frame temporal mix), and
+temporal mixing starts at 1/4 resolution.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ SPATIAL = 8  # latent pixel stride
 @dataclass(frozen=True)
 class VAEConfig:
     latent_channels: int = 16  # a handful: enough for exact palette colors and small objects at 8x
-    channels: tuple[int, int, int] = (32, 64, 128)  # widths at 1/2, 1/4, 1/8 resolution
+    channels: tuple[int, int, int] = (32, 96, 192)  # widths at 1/2, 1/4, 1/8 resolution
     blocks: int = 1  # residual blocks per stage
     kl_weight: float = 1e-6  # a light KL keeps the latent smooth without blurring it
     # Per-channel latent normalisation (measured on world clips after training), so the diffusion
@@ -75,15 +76,34 @@ class FrameNorm(nn.Module):
         return rearrange(self.norm(x), "(b t) c h w -> b c t h w", b=b)
 
 
-class ResBlock(nn.Module):
-    def __init__(self, channels: int, kernel: tuple[int, int, int]) -> None:
+class SpatialConv(nn.Module):
+    """3x3 convolution applied to each frame (Conv2d: much faster than Conv3d on CPUs)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.norm1, self.conv1 = FrameNorm(channels), CausalConv3d(channels, channels, kernel)
-        self.norm2, self.conv2 = FrameNorm(channels), CausalConv3d(channels, channels, kernel)
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
 
     def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)), cache)
-        h = self.conv2(F.silu(self.norm2(h)), cache)
+        b = x.shape[0]
+        y = self.conv(rearrange(x, "b c t h w -> (b t) c h w"))
+        return rearrange(y, "(b t) c h w -> b c t h w", b=b)
+
+
+class ResBlock(nn.Module):
+    """Pre-norm residual block with (2+1)D convolutions: 3x3 in space, then (if `temporal`) a
+    causal 3-frame mix in time. 21 C^2 multiply-adds per voxel instead of 54 for two 3x3x3 convs."""
+
+    def __init__(self, channels: int, temporal: bool) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = FrameNorm(channels), SpatialConv(channels, channels)
+        self.time = CausalConv3d(channels, channels, (3, 1, 1)) if temporal else None
+        self.norm2, self.conv2 = FrameNorm(channels), SpatialConv(channels, channels)
+
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        if self.time is not None:
+            h = h + self.time(h, cache)
+        h = self.conv2(F.silu(self.norm2(h)))
         return x + h
 
 
@@ -120,22 +140,18 @@ class Up(nn.Module):
         return x[:, :, 1:] if self.pt == 2 and starts_clip else x
 
 
-SPATIAL_KERNEL = (1, 3, 3)
-SPACETIME_KERNEL = (3, 3, 3)
-
-
 class Encoder(nn.Module):
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         c0, c1, c2 = cfg.channels
         self.stem = Down(3, c0, time=False)  # 1/2 space
-        self.stage0 = nn.ModuleList(ResBlock(c0, SPATIAL_KERNEL) for _ in range(cfg.blocks))
+        self.stage0 = nn.ModuleList(ResBlock(c0, temporal=False) for _ in range(cfg.blocks))
         self.down1 = Down(c0, c1, time=True)  # 1/4 space, 1/2 time
-        self.stage1 = nn.ModuleList(ResBlock(c1, SPACETIME_KERNEL) for _ in range(cfg.blocks))
+        self.stage1 = nn.ModuleList(ResBlock(c1, temporal=True) for _ in range(cfg.blocks))
         self.down2 = Down(c1, c2, time=True)  # 1/8 space, 1/4 time
-        self.stage2 = nn.ModuleList(ResBlock(c2, SPACETIME_KERNEL) for _ in range(cfg.blocks + 1))
+        self.stage2 = nn.ModuleList(ResBlock(c2, temporal=True) for _ in range(cfg.blocks + 1))
         self.norm_out = FrameNorm(c2)
-        self.conv_out = CausalConv3d(c2, 2 * cfg.latent_channels, SPACETIME_KERNEL)
+        self.conv_out = SpatialConv(c2, 2 * cfg.latent_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -154,12 +170,12 @@ class Decoder(nn.Module):
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         c0, c1, c2 = cfg.channels
-        self.conv_in = CausalConv3d(cfg.latent_channels, c2, SPACETIME_KERNEL)
-        self.stage2 = nn.ModuleList(ResBlock(c2, SPACETIME_KERNEL) for _ in range(cfg.blocks + 1))
+        self.conv_in = SpatialConv(cfg.latent_channels, c2)
+        self.stage2 = nn.ModuleList(ResBlock(c2, temporal=True) for _ in range(cfg.blocks + 1))
         self.up2 = Up(c2, c1, time=True)
-        self.stage1 = nn.ModuleList(ResBlock(c1, SPACETIME_KERNEL) for _ in range(cfg.blocks))
+        self.stage1 = nn.ModuleList(ResBlock(c1, temporal=True) for _ in range(cfg.blocks))
         self.up1 = Up(c1, c0, time=True)
-        self.stage0 = nn.ModuleList(ResBlock(c0, SPATIAL_KERNEL) for _ in range(cfg.blocks + 1))
+        self.stage0 = nn.ModuleList(ResBlock(c0, temporal=False) for _ in range(cfg.blocks + 1))
         self.norm_out = FrameNorm(c0)
         self.head = Up(c0, 3, time=False)
 

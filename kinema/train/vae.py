@@ -48,7 +48,7 @@ def vae_loss(model: nn.Module, batch: WorldBatch, kl_weight: float) -> tuple[tor
     l1 = (err.abs() * weights).mean() / weights.mean()
     with torch.no_grad():
         psnr = 10 * torch.log10(4.0 / err.pow(2).mean().clamp(min=1e-10))  # range [-1, 1] spans 2
-    return mse + 0.1 * l1 + kl_weight * kl, {"psnr": float(psnr), "kl": float(kl)}
+    return mse + 0.1 * l1 + kl_weight * kl, {"psnr": float(psnr), "kl": float(kl.detach())}
 
 
 @torch.no_grad()
