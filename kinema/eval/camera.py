@@ -27,6 +27,7 @@ TEXTURE_RELIABLE = 0.3  # median phase-correlation peak above which the texture 
 CUT_PEAK_RATIO = 0.4  # a pair whose correlation drops below this fraction of the median is a cut
 PAN_NOISE = 0.3  # pixels/frame of texture motion that still counts as a still camera
 CUT_NCC = 0.25  # ... and below this absolute correlation (a new framing measures ~0.1, a zoom 0.3+)
+CUT_DIP_RATIO = 0.85  # a texture dip that counts when objects also resize at once
 CUT_NCC_SURE = 0.12  # below this no object evidence is needed
 CUT_AREA_RATIO = 1.3  # every common object changing area by this factor at once: new framing
 
@@ -129,7 +130,11 @@ def find_cuts(shifts: np.ndarray, per_frame: list[list[Detection]], min_side: in
         texture_cut = reliable and shifts[t, 2] < min(CUT_NCC, CUT_PEAK_RATIO * float(np.median(peaks)))
         if texture_cut and pairs and shifts[t, 2] > CUT_NCC_SURE:
             texture_cut = any(_area_ratio(a, b) > 1.12 or np.hypot(b.x - a.x, b.y - a.y) > 0.25 * min_side for a, b in pairs)
-        if texture_cut or _objects_reframed(pairs, min_side):
+        # Periodic stripes still half-match after a small reframing: a clear texture dip plus every
+        # common object resized at once is a cut too (zooms and growth change size ~2% a frame).
+        texture_dip = reliable and shifts[t, 2] < CUT_DIP_RATIO * float(np.median(peaks))
+        resized = bool(pairs) and all(_area_ratio(a, b) > 1.12 for a, b in pairs)
+        if texture_cut or (texture_dip and resized) or _objects_reframed(pairs, min_side):
             if t - cuts[-1] >= 2:  # a shot lasts at least two frames; ignore double triggers
                 cuts.append(t)
     return cuts

@@ -239,7 +239,9 @@ def identity(ctx: Context) -> float:
     # Objects that appear only after a cut, in colors the prompt never named, are new identities.
     strangers = [t for t in a.objects() if t not in ctx.matches and t.detections[0].frame >= a.shots[0].stop]
     base = float(np.mean(scores)) if scores else 0.0
-    shots_ok = 1.0 if len(a.shots) == expected_shots else 0.5
+    # Too few cuts seen costs a quarter per cut (a reframing can be nearly invisible); none at all
+    # leaves no later shot to compare, which scores 0 above.
+    shots_ok = max(0.0, 1.0 - 0.25 * abs(len(a.shots) - expected_shots))
     return base * shots_ok / (1.0 + 0.5 * len(strangers))
 
 

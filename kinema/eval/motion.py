@@ -18,12 +18,17 @@ from kinema.eval.expect import DIRECTED_MOTIONS
 from kinema.eval.metrics import Context, log_ratio_score, mean_or_none, ramp
 from kinema.eval.track import Track, bbox_gap
 from kinema.world.physics import ZOOM_CHANGE
-from kinema.world.scene import GRAVITY, SIZE_CHANGE, SLIDE_SPEED_RANGE, SPIN_SPEED, ObjectSpec
+from kinema.world.regions import FAST_ABOVE, SLOW_BELOW, SPEED_POINTS
+from kinema.world.scene import GRAVITY, SIZE_CHANGE, SPIN_SPEED, ObjectSpec
 from kinema.world.palette import DIRECTIONS
 
 SHARP = math.cos(math.radians(22.5))  # within half a compass step: the right direction
 WRONG = math.cos(math.radians(67.5))  # one and a half steps off: the wrong one
 SPIN_PERIOD = {"square": 90.0, "triangle": 120.0}
+# Canvas widths/s a prompt that states no speed accepts: the slide range and what the world's
+# placer uses to fit a motion in the clip (slower enters and returns, faster throws).
+UNSTATED_SPEED = (0.08, 0.6)
+UNSTATED_THROW = (0.15, 1.2)
 
 
 def _segment(ctx: Context, track: Track) -> tuple[np.ndarray, np.ndarray]:
@@ -94,6 +99,20 @@ def _speed_measured(ctx: Context, obj: ObjectSpec, track: Track) -> float | None
     return float(np.median(np.linalg.norm(step, axis=1))) * a.fps / a.width / _zoom(ctx, track)
 
 
+def _speed_range(obj: ObjectSpec) -> tuple[float, float]:
+    """Speeds that satisfy the prompt: the stated one, the range a speed word covers ("slowly" is
+    anything below SLOW_BELOW), or, unstated, the world's wide range for that motion."""
+    if obj.motion == "spin":
+        return (obj.speed, obj.speed) if obj.speed is not None else (SPIN_SPEED, SPIN_SPEED)
+    if obj.speed is not None and obj.speed == SPEED_POINTS["slow"]:
+        return (0.05, SLOW_BELOW)
+    if obj.speed is not None and obj.speed == SPEED_POINTS["fast"]:
+        return (FAST_ABOVE, 1.0)
+    if obj.speed is not None:
+        return (obj.speed, obj.speed)
+    return UNSTATED_THROW if obj.motion == "throw" else UNSTATED_SPEED
+
+
 def speed(ctx: Context) -> float | None:
     """Within 25% of the stated speed (or inside the world's range when unstated) scores 1; 2x off, 0."""
     scores: list[float | None] = []
@@ -107,12 +126,9 @@ def speed(ctx: Context) -> float | None:
         if measured is None:
             scores.append(None)
             continue
-        if obj.speed is not None:
-            scores.append(log_ratio_score(measured, obj.speed, 1.25, 2.0))
-        else:
-            lo, hi = (SPIN_SPEED, SPIN_SPEED) if obj.motion == "spin" else SLIDE_SPEED_RANGE
-            nearest = min(max(measured, lo), hi)
-            scores.append(log_ratio_score(measured, nearest, 1.25, 2.0))
+        lo, hi = _speed_range(obj)
+        nearest = min(max(measured, lo), hi)
+        scores.append(log_ratio_score(measured, nearest, 1.25, 2.0))
     return mean_or_none(scores)
 
 
