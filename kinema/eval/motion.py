@@ -41,19 +41,34 @@ def _segment(ctx: Context, track: Track) -> tuple[np.ndarray, np.ndarray]:
     dets = track.detections
     shot = a.shot_index(dets[0].frame)
     in_shot = [i for i, d in enumerate(dets) if a.shot_index(d.frame) == shot]
-    whole = [i for i in in_shot if not (dets[i].touches_edge or dets[i].touches_other)]
+    # Bordering another object is not enough to drop a detection (it only touches); losing area is.
+    typical = float(np.median([dets[i].area for i in in_shot]))
+    whole = [i for i in in_shot if not dets[i].touches_edge and dets[i].area >= 0.85 * typical]
     use = whole if len(whole) >= 3 else in_shot
     return track.frames[use], a.world_xy(track)[use]
 
 
-def _early_velocity(ctx: Context, track: Track) -> np.ndarray | None:
-    """World px/frame over the first third of the first run (before collisions, walls, returns)."""
+def _first_run(frames: np.ndarray) -> int:
+    """Length of the leading run of consecutive frames."""
+    gaps = np.nonzero(np.diff(frames) != 1)[0]
+    return int(gaps[0]) + 1 if len(gaps) else len(frames)
+
+
+def _early_velocity(ctx: Context, track: Track, frames_wanted: int | None = None) -> np.ndarray | None:
+    """World px/frame over the first third of the first unbroken run (before collisions, walls,
+    returns). An object that leaves at once (a return) is measured on its partial views instead."""
     frames, xy = _segment(ctx, track)
-    if len(frames) < 3:
-        return None
-    k = max(3, int(math.ceil(len(frames) / 3)))
-    slope = np.polyfit(frames[:k].astype(float), xy[:k], 1)[0]
-    return slope
+    run = _first_run(frames)
+    if run < 3:
+        a = ctx.analysis
+        shot = a.shot_index(track.detections[0].frame)
+        keep = [i for i, d in enumerate(track.detections) if a.shot_index(d.frame) == shot]
+        frames, xy = track.frames[keep], a.world_xy(track)[keep]
+        run = _first_run(frames)
+        if run < 2:
+            return None
+    k = min(run, frames_wanted or max(3, int(math.ceil(run / 3))))
+    return np.polyfit(frames[:k].astype(float), xy[:k], 1)[0]
 
 
 def _zoom(ctx: Context, track: Track) -> float:
@@ -68,7 +83,8 @@ def direction(ctx: Context) -> float | None:
         if track is None:
             scores.append(0.0)
             continue
-        velocity = _early_velocity(ctx, track)
+        # A drifting bounce or a throw may reach a wall (which reflects it) within a few frames.
+        velocity = _early_velocity(ctx, track, 3 if obj.motion in ("bounce", "throw") else None)
         if velocity is None:
             scores.append(None)  # seen too briefly to tell
             continue
@@ -144,7 +160,7 @@ def _floor_line(ctx: Context, frame: int) -> float:
     return float(top) if top is not None else float(ctx.analysis.height)
 
 
-def _accel_score(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, contacts: list[int]) -> float:
+def _accel_score(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, contacts: list[int]) -> float | None:
     """Median vertical acceleration in flight (away from contacts and rest) against g."""
     acc = []
     for i in range(1, len(y) - 1):
@@ -155,20 +171,30 @@ def _accel_score(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, 
         if not near_contact and not resting:
             acc.append(y[i + 1] - 2 * y[i] + y[i - 1])
     if len(acc) < 2:
-        return 0.0
+        return None  # too little free flight in view to measure
     return log_ratio_score(float(np.median(acc)), _gravity_px(ctx, track), 1.3, 2.5)
 
 
 def _contacts(y: np.ndarray) -> list[int]:
-    """Indices where the path turns from falling to rising (y grows downward)."""
-    return [i for i in range(1, len(y) - 1) if y[i] >= y[i - 1] and y[i] > y[i + 1] + 0.3]
+    """Indices where the path turns from falling to rising (y grows downward). A contact between
+    two samples can leave two near-equal lowest samples: the turn then spans a plateau of two."""
+    out = []
+    for i in range(1, len(y) - 1):
+        if y[i] < y[i - 1] or (out and out[-1] == i - 1):
+            continue
+        if y[i] - y[i + 1] > 0.3:
+            out.append(i)
+        elif abs(y[i + 1] - y[i]) <= 0.3 and y[i] - y[i - 1] > 0.3 and i + 2 < len(y) and y[i + 1] - y[i + 2] > 0.3:
+            out.append(i)
+    return out
 
 
 def _on_floor(ctx: Context, track: Track, frames: np.ndarray, y: np.ndarray, i: int) -> float:
     det = track.at(int(frames[i]))
     if det is None:
         return 0.0
-    step = max(abs(y[i] - y[max(0, i - 1)]), abs(y[min(len(y) - 1, i + 1)] - y[i]))
+    # The touch falls between samples; the fastest nearby step bounds how far off the sample is.
+    step = float(np.max(np.abs(np.diff(y[max(0, i - 2) : i + 2])))) if len(y) > 1 else 0.0
     return float(abs(det.bbox[3] - _floor_line(ctx, det.frame)) <= 1.5 + 0.6 * step)
 
 
@@ -187,7 +213,7 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
         travelled = float(np.hypot(x[-1] - x[0], y[-1] - y[0]))
         return min(ramp(residual / side, 0.01, 0.05), ramp(travelled / side, 0.1, 0.02))
     contacts = _contacts(y)
-    parts: list[float] = []
+    parts: list[float | None] = []
     # Seen to the end of the video? Else it may have left the view (pan, zoom, a cut) before landing.
     seen_through = frames[-1] >= ctx.analysis.frames - 1
     resting = len(y) >= 3 and abs(y[-1] - y[-2]) < 0.5 and abs(y[-2] - y[-3]) < 0.5
@@ -212,9 +238,14 @@ def _physics_one(ctx: Context, obj: ObjectSpec, track: Track) -> float | None:
         arc = y[: first + 1]
         parts.append(_accel_score(ctx, track, frames, arc, [first]))
         parts.append(float(len(arc) >= 3 and int(np.argmin(arc)) not in (0,) and arc[0] - arc.min() > 1.0))
-        t = frames[: first + 1].astype(float)
-        parts.append(ramp(_linear_residual(t, x[: first + 1, None]) / side, 0.01, 0.05) if len(t) >= 3 else 0.0)
-    return float(np.mean(parts)) if parts else 0.0
+        # Constant horizontal speed (walls may reflect it, so the size of each step, not its sign).
+        steps = np.abs(np.diff(x[: first + 1])) / np.diff(frames[: first + 1])
+        if len(steps) >= 2 and np.median(steps) > 0.05:
+            spread = float(np.median(np.abs(steps - np.median(steps))) / np.median(steps))
+            parts.append(ramp(spread, 0.1, 0.4))
+        elif len(steps) >= 2:
+            parts.append(0.0)  # no horizontal motion: not a throw
+    return mean_or_none(parts)
 
 
 def _linear_residual(t: np.ndarray, values: np.ndarray) -> float:
