@@ -379,7 +379,7 @@ def short_caption(scene: Scene, rng: np.random.Generator | None = None) -> str:
             text += say.pick((f" into {a_other}", f", pushing {a_other}"))
         elif it.kind == "collide":
             # "X and Y colliding" leaves the headings to the parser's default: the first goes right.
-            if f["direction"] == "right" and g["direction"] == "left" and say.chance(0.5):
+            if (f["motion"], f["direction"], g["motion"], g["direction"]) == ("slide", "right", "slide", "left") and say.chance(0.5):
                 if (f["shape"], f["color"]) == (g["shape"], g["color"]):
                     text = f"two {say.color(f['color'])} {plural(noun)} colliding"
                 elif f["shape"] == g["shape"]:

@@ -31,6 +31,7 @@ DEFAULT_COLORS = ("red", "blue", "green", "yellow", "purple", "orange", "cyan", 
 DEFAULT_FRAMINGS = ("medium", "close-up", "wide")
 FRAMING_ZOOM: dict[str, float] = {"wide": 0.6, "medium": 1.0, "close-up": 1.6}  # see Shot.framing
 STATIONARY = frozenset({"still", "spin", "grow", "shrink"})  # what a push can strike
+MOVERS = frozenset({"slide", "enter", "exit"})  # straight-line movers: what can collide or push (physics)
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up",
             "up-left": "down-right", "down-right": "up-left", "up-right": "down-left", "down-left": "up-right"}
 
@@ -118,16 +119,17 @@ class Reading:
             if s == o:
                 raise PromptError(f"{self.objects[s].mention!r} cannot {kind.replace('_', ' ')} with itself")
             if kind == "contact":
-                if frozenset((s, o)) in explicit or motions[s] not in (None, "slide"):
+                if frozenset((s, o)) in explicit or motions[s] not in (None, *MOVERS):
                     continue
                 kind = "push" if motions[o] in (None, *STATIONARY) else "collide"
-            if motions[s] not in (None, "slide"):
-                raise PromptError(f"only a sliding object can {kind.replace('_', ' ')}; {self.objects[s].mention!r} does {motions[s]}")
-            motions[s] = "slide"
+            if kind in ("collide", "push") and motions[s] not in (None, *MOVERS):
+                raise PromptError(f"only an object moving in a straight line (slides, enters, leaves) can {kind}; "
+                                  f"{self.objects[s].mention!r} does {motions[s]}")
+            motions[s] = motions[s] or "slide"  # a pass only orders drawing: any motion can pass
             if kind == "collide":
-                if motions[o] not in (None, "slide"):
-                    raise PromptError(f"colliding objects slide; {self.objects[o].mention!r} does {motions[o]}")
-                motions[o] = "slide"
+                if motions[o] not in (None, *MOVERS):
+                    raise PromptError(f"colliding objects move in straight lines; {self.objects[o].mention!r} does {motions[o]}")
+                motions[o] = motions[o] or "slide"
                 self.objects[o].toward = s if self.objects[o].toward is None else self.objects[o].toward
             elif kind == "push" and motions[o] not in (None, *STATIONARY):
                 raise PromptError(f"a push strikes a still object; {self.objects[o].mention!r} does {motions[o]}")

@@ -130,7 +130,7 @@ MOTION_WORDS: dict[str, str] = {
     "spin": "spin|spins|spinning|spun|rotate|rotates|rotating|rotated|turn|turns|turning|turned|twirl|twirls"
     "|twirling",
     "grow": "grow|grows|growing|grew|grown|expand|expands|expanding|expanded|swell|swells|swelling|larger|bigger"
-    "|double|doubles|doubling|to twice its size|twice as big|twice as large",
+    "|double|doubles|doubling|to twice its size|to twice their size|twice as big|twice as large",
     "shrink": "shrink|shrinks|shrinking|shrank|shrunk|contract|contracts|contracting|smaller|halve|halves"
     "|halving|dwindle|dwindles|dwindling",
     "enter": "enter|enters|entering|entered|appear|appears|appearing|comes in|come in|coming in|comes into view"

@@ -68,9 +68,14 @@ def random_scene(rng: np.random.Generator) -> Scene:
         kind = str(rng.choice(INTERACTIONS))
         s, o = (int(i) for i in rng.permutation(len(objects))[:2])
         side = str(rng.choice(["left", "right"]))
-        objects[s] = replace(objects[s], motion="slide", direction=side)
+        if kind.startswith("pass") and rng.random() < 0.3:
+            pass  # a pass only orders drawing: its subject may do anything
+        else:
+            objects[s] = replace(objects[s], motion=str(rng.choice(["slide", "slide", "enter", "exit"])), direction=side)
         if kind == "collide":
             objects[o] = replace(objects[o], motion="slide", direction={"left": "right", "right": "left"}[side])
+            if objects[s].motion == "enter":
+                objects[s] = replace(objects[s], x=-0.2 if side == "right" else 1.2)
         elif kind == "push" or rng.random() < 0.5:
             objects[o] = replace(objects[o], motion="still", direction=None, trail=False)
         interactions = (Interaction(kind, s, o),)

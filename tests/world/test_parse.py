@@ -107,6 +107,10 @@ def test_interactions() -> None:
     assert hit.interactions == (Interaction("push", 0, 1),)
     assert parse_prompt("a red ball rolls into the frame from the left").interactions == ()
     assert parse_prompt("a ball bounces into a box").interactions == ()  # "into" is only a contact for slides
+    bounce = parse_prompt("a red ball bounces behind a blue box")  # a pass only orders drawing
+    assert bounce.interactions == (Interaction("pass_behind", 0, 1),) and _looks(bounce)[0][3] == "bounce"
+    enter = parse_prompt("a red ball enters from the left and hits a blue box")
+    assert enter.interactions == (Interaction("push", 0, 1),) and _looks(enter)[0][3:] == ("enter", "right")
 
 
 def test_references_pick_one_object() -> None:
@@ -130,7 +134,7 @@ def test_references_pick_one_object() -> None:
         ("a red ball on a black background and a forest background", "several backgrounds"),
         ("slowly", "no object"),
         ("a red box spins to the left", "clockwise or counterclockwise"),
-        ("a ball bounces and pushes a box", "only a sliding object"),
+        ("a ball bounces and pushes a box", "only an object moving in a straight line"),
         ("a box grows to the left", "takes no direction"),
         ("a box in two shots: a wide shot, a close-up, then a wide shot", "2 shots"),
     ],
