@@ -20,14 +20,10 @@ from kinema.cli.errors import friendly_errors
 
 stdout = Console(highlight=False, soft_wrap=True)  # long paths and errors stay on one line
 
-VERIFY_HELP = "Show a file's C2PA manifest and whether it is valid (exit 0 valid, 1 missing, 2 invalid or tampered)."
-DETECT_HELP = "Look for Kinema's invisible watermark (exit 0 found, 1 not found)."
-
-
 def register(app: typer.Typer) -> None:
     """Add `verify` and `detect` to the main `kinema` app."""
-    app.command("verify", help=VERIFY_HELP)(verify_command)
-    app.command("detect", help=DETECT_HELP)(detect_command)
+    app.command("verify")(verify_command)
+    app.command("detect")(detect_command)
 
 
 @friendly_errors
@@ -36,9 +32,9 @@ def verify_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     trust: Path = typer.Option(None, help="PEM file of extra trusted root certificates (this machine's Kinema CA is always trusted)."),
 ) -> None:
-    """Show the C2PA manifest of FILE and its validation state.
+    """Show the C2PA manifest of FILE and whether it is valid, tampered or missing.
 
-    Exit codes: 0 valid, 1 no manifest, 2 invalid or tampered (or unreadable file).
+    Exit codes: 0 valid, 1 no manifest, 2 invalid or tampered (or an unreadable file).
 
     Example: kinema verify kinema.mp4 --json
     """
@@ -72,10 +68,12 @@ def detect_command(
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     alpha: float = typer.Option(0.01, help="False-positive rate: the share of unwatermarked videos allowed to read as found."),
 ) -> None:
-    """Look for Kinema's invisible watermark in FILE and print the verdict with its confidence.
+    """Look for Kinema's invisible watermark in FILE: the verdict and its confidence.
 
     The watermark survives re-encoding, resizing to half, cropping and dropped frames, which strip
-    C2PA metadata. Exit codes: 0 found, 1 not found, 2 unreadable file.
+    C2PA metadata. It is public: anyone can check for it (and, knowing how, remove it).
+
+    Exit codes: 0 found, 1 not found, 2 an unreadable file.
 
     Example: kinema detect clip.mp4 --json
     """

@@ -19,6 +19,7 @@ Contract
   or the manifest changed after signing), ``trusted`` (the signer chains to a trust anchor: the
   local CA counts, so files signed on this machine read "Trusted", elsewhere "Valid"),
   ``state`` ("missing", "Invalid", "Valid" or "Trusted"), the active ``manifest`` and ``errors``.
+  A file C2PA cannot parse at all (not media, an unsupported type) raises ValueError.
 - Everything is offline: no timestamp authority, no remote manifests, no OCSP. Bad arguments raise
   ValueError naming the value; a missing file raises FileNotFoundError.
 - Turning provenance itself off cannot be recorded (there is no manifest); every other layer that is
@@ -178,7 +179,9 @@ def verify_file(path: str | os.PathLike[str], *, trust_anchors: PemSource | None
                 return VerifyReport(present=False, valid=False, tampered=False)
             with reader:
                 store = json.loads(reader.json())
-    except c2pa.C2paError as error:
+    except (c2pa.C2paError.NotSupported, c2pa.C2paError.Io) as error:
+        raise ValueError(f"cannot read {target} as a media file C2PA knows: {error}") from None
+    except c2pa.C2paError as error:  # a manifest is there, but broken
         return VerifyReport(present=True, valid=False, tampered=False, state="Invalid",
                             errors=[f"manifest unreadable: {error}"])
     manifest = store.get("manifests", {}).get(store.get("active_manifest", ""), {})

@@ -9,6 +9,9 @@ Contract
   ``Detection``: ``found`` when ``p_value < alpha``, the 32 payload bits read, and their accuracy.
   It works on what is left after H.264 re-encoding (CRF 23-28, 4:2:0), a resize to half (detected at
   the small size) or to half and back, a crop of any part (10% and more), dropped or reordered frames.
+  Weaker: a half-size copy re-encoded at CRF 28, and a single image re-encoded as 1-frame H.264 at
+  CRF 28 (figures in ``benchmarks/watermark_robustness.py``). Not covered: flips, rotations, other
+  scales than 1 and 1/2.
 - The payload is 32 bits: an int in [0, 2**32) or up to 4 bytes (big-endian). ``KINEMA_PAYLOAD`` is
   "KN" (Kinema) in the high 16 bits; ``kinema_payload(version)`` puts a tag of the model version in
   the low 16 bits.
@@ -23,7 +26,8 @@ Design
   H.264 and halving, above the large-scale structure of the picture. Every band frequency gets a
   keyed phase; half of them, the pilot, always carry +1, the rest are dealt to the 32 payload bits
   and carry +1 or -1. Phases and the deal come from SHAKE-256 of the key, so they never change with
-  library versions.
+  library versions; the pilot's phases are then flattened (see ``_flatten_peaks``) so that no
+  picture detail, a lone dark dot say, can mimic the pilot by chance.
 - Why a tile: a crop anywhere only shifts the tile cyclically, and folding the frame modulo the
   tile (averaging all its tiles) sums the pattern coherently; one FFT then scores every cyclic shift.
   A half-size copy holds a 32 x 32 tile with the same frequency indices, so the detector also folds
@@ -37,8 +41,8 @@ Design
 - Statistic: in a video without this watermark the keyed phases are independent of the picture, so
   at one shift the pilot score z is a sum of cosines of uniform random angles: z ~ N(0, 1). The
   detector takes the best of SEARCHED = 8192 shifts and scales, so the p-value is the Bonferroni
-  bound min(1, SEARCHED * P(N(0,1) > z)): at most ``alpha`` of unwatermarked videos are flagged.
-  ``benchmarks/watermark_robustness.py`` measures the bound against real nulls.
+  bound min(1, SEARCHED * P(N(0,1) > z)): at most ``alpha`` of unwatermarked videos are flagged
+  (measured: 0.75% at alpha = 1% over 2400 attacked world renders and unrelated videos).
 """
 
 from __future__ import annotations
@@ -161,7 +165,8 @@ def extract(frames: np.ndarray, key: Key = PUBLIC_KEY, *, expected: Payload | No
             ramp = np.exp(-2j * np.pi * (layout.fu * iy + layout.fv * ix) / grid)
             votes = np.real(aligned * ramp)[~pilot]
             sums = np.bincount(layout.owner[~pilot], weights=votes, minlength=PAYLOAD_BITS)
-            shift = ((iy / steps + offset + origin[0] / divisor) % period, (ix / steps + offset + origin[1] / divisor) % period)
+            # The residual starts `origin` px into the frames, so the frames start that much earlier in the tile.
+            shift = ((iy / steps + offset - origin[0]) % period, (ix / steps + offset - origin[1]) % period)
             best = (z, divisor, terms, sums, shift)
     assert best is not None
     z, divisor, terms, sums, shift = best
@@ -173,7 +178,7 @@ def extract(frames: np.ndarray, key: Key = PUBLIC_KEY, *, expected: Payload | No
         truth, checked = _payload_bits(expected), bits
     accuracy = float(np.mean(np.asarray(checked) == truth))
     return Detection(found=p_value < alpha, p_value=p_value, z=z, bits=bits, bit_accuracy=accuracy,
-                     scale=1.0 / divisor, shift=(round(shift[0], 2), round(shift[1], 2)), alpha=alpha)
+                     scale=1.0 / divisor, shift=(round(float(shift[0]), 2), round(float(shift[1]), 2)), alpha=alpha)
 
 
 # --- the key's pattern ---------------------------------------------------------------------------

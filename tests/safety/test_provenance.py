@@ -106,6 +106,20 @@ def test_unsigned_file_reads_as_missing(video: Video, tmp_path: Path) -> None:
     assert not report.present and not report.valid and not report.tampered and report.state == "missing"
 
 
+def test_broken_manifest_is_invalid_and_non_media_is_an_error(video: Video, tmp_path: Path) -> None:
+    path = tmp_path / "frame.png"
+    video.slice(0, 1).write(path)
+    sign(path)
+    data = bytearray(path.read_bytes())
+    data[data.find(b"caBX") + 200] ^= 0xFF  # inside the manifest store itself
+    path.write_bytes(bytes(data))
+    report = pv.verify_file(path)
+    assert report.present and not report.valid and report.state == "Invalid" and report.errors
+    (tmp_path / "notes.txt").write_text("not media")
+    with pytest.raises(ValueError, match="notes.txt"):
+        pv.verify_file(tmp_path / "notes.txt")
+
+
 def test_disabled_safety_layers_and_ingredients_are_recorded(video: Video, tmp_path: Path) -> None:
     video.slice(0, 1).write(tmp_path / "start.png")
     video.write(tmp_path / "input.mp4")
