@@ -99,9 +99,7 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
     shots = []
     for start, stop in zip(bounds[:-1], bounds[1:]):
         inner = motion[start + 1 : stop]
-        # A trimmed mean: the texture is nearest-sampled, so a 1.2 px/frame pan shows as steps of
-        # 1 and 2 (a median would say 1), and periodic stripes give the odd aliased outlier.
-        median = tuple(float(v) for v in _trimmed_mean(inner)) if len(inner) else (0.0, 0.0)
+        median = tuple(float(v) for v in _robust_mean(inner)) if len(inner) else (0.0, 0.0)
         # The world's camera pans or zooms, never both; a pan would fool the scale search.
         panning = float(np.hypot(*median)) > camera.PAN_NOISE
         zoom, confidence = (1.0, 0.0) if panning else camera.zoom_factor(texture, keep, start, stop)
@@ -121,10 +119,19 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
     )
 
 
-def _trimmed_mean(values: np.ndarray, cut: float = 0.2) -> np.ndarray:
-    ordered = np.sort(values, axis=0)
-    k = int(len(ordered) * cut)
-    return ordered[k : len(ordered) - k].mean(axis=0) if len(ordered) > 2 * k else ordered.mean(axis=0)
+def _robust_mean(values: np.ndarray) -> np.ndarray:
+    """Mean of per-frame shifts without outliers (a periodic stripe can alias by its period).
+
+    Not a median: the texture is nearest-sampled, so a 1.2 px/frame pan moves it 1, 1, 1, 1, 2
+    pixels, and only the mean of those steps is the true speed.
+    """
+    lo, hi = np.percentile(values, 25, axis=0) - 1.5, np.percentile(values, 75, axis=0) + 1.5
+    out = []
+    for axis in range(values.shape[1]):
+        column = values[:, axis]
+        inside = column[(column >= lo[axis]) & (column <= hi[axis])]
+        out.append(float(inside.mean()) if len(inside) else float(np.median(column)))
+    return np.array(out)
 
 
 def _flicker(frames: np.ndarray, labels: np.ndarray, shifts: np.ndarray, cuts: list[int]) -> float:

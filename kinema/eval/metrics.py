@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinema.eval.analyze import Analysis
-from kinema.eval.detect import Detection, equivalent_diameter
+from kinema.eval.detect import Detection, equivalent_diameter, min_area
 from kinema.eval.track import Track, majority_shape
 from kinema.world.palette import FLOOR_FRACTION, SIZES
 from kinema.world.scene import ObjectSpec, Scene
@@ -183,6 +183,8 @@ def _hidden_or_out(a: Analysis, det: Detection, neighbour_frame: int) -> bool:
     """
     if det.touches_edge or det.touches_other:
         return True
+    if det.area < 2.5 * min_area(a.height, a.width):
+        return True  # shrinking (or far away) toward what can be seen at all
     if not 0 <= neighbour_frame < a.frames:
         return False
     grow = max(det.bbox[2] - det.bbox[0], det.bbox[3] - det.bbox[1])

@@ -32,10 +32,10 @@ UNSTATED_THROW = (0.15, 1.2)
 
 
 def _segment(ctx: Context, track: Track) -> tuple[np.ndarray, np.ndarray]:
-    """Frames and world positions of the track in the first shot it appears in.
+    """Frames and world positions of the whole object in the first shot it appears in.
 
-    Only detections of the whole object when there are three or more: the visible part of an
-    object half outside the frame, or half hidden, has a centroid that lags its true motion.
+    Only whole views: the visible part of an object half outside the frame, or half hidden, has a
+    centroid that lags its true motion (callers with too few views return None: unobservable).
     """
     a = ctx.analysis
     dets = track.detections
@@ -44,8 +44,7 @@ def _segment(ctx: Context, track: Track) -> tuple[np.ndarray, np.ndarray]:
     # Bordering another object is not enough to drop a detection (it only touches); losing area is.
     typical = float(np.median([dets[i].area for i in in_shot]))
     whole = [i for i in in_shot if not dets[i].touches_edge and dets[i].area >= 0.85 * typical]
-    use = whole if len(whole) >= 3 else in_shot
-    return track.frames[use], a.world_xy(track)[use]
+    return track.frames[whole], a.world_xy(track)[whole]
 
 
 def _first_run(frames: np.ndarray) -> int:
