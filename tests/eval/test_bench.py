@@ -99,3 +99,23 @@ def test_cli_score_and_report(tmp_path: Path) -> None:
     out = runner.invoke(app, ["eval", "report", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.html")])
     assert out.exit_code == 0, out.output
     assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+
+
+def test_run_calls_the_generator_with_the_entry(small: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kinema.pipeline
+    from kinema.eval.bench import model_video_maker
+    from kinema.video import Video
+
+    calls = []
+
+    def fake_generate(prompt: str, *, weights: str | None = None, **kw: object) -> Video:
+        calls.append((prompt, weights, kw))
+        entry = next(e for e in small.entries if e.prompt == prompt)
+        return Video(render_reference(entry), 8.0)
+
+    monkeypatch.setattr(kinema.pipeline, "generate", fake_generate)
+    part = Suite("part", small.entries[:1])
+    results = run_suite(part, model_video_maker("weights/x"), label="fake")
+    entry = part.entries[0]
+    assert calls == [(entry.prompt, "weights/x", {"size": entry.size, "frames": entry.frames, "seed": entry.seed})]
+    assert results["summary"]["overall"] >= 0.9
