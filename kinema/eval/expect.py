@@ -5,7 +5,8 @@ judged against. A string goes through `kinema.world.parse.parse_prompt`, which l
 speed None where the prompt does not state them; a `Scene` (or its dict) is taken as is, so a
 placed scene is judged on its exact start positions and speeds. `applies(scene, frames)` lists the
 categories that the scene makes checkable: a metric that does not apply scores None and does not
-count (a still image has no motion to judge, a one-shot video no identity across shots).
+count (a still image has no motion to judge, a one-shot video no identity across shots);
+`unstated(text)` names those a text prompt leaves to the parser's defaults (size, camera).
 
 Categories (the order of every report):
 color, shape, count, size, position, direction, speed, physics, spin, grow_shrink, camera,
@@ -55,6 +56,20 @@ def expectation(prompt: str | Scene | dict[str, Any], *, width: int = 64, height
     except ImportError as error:  # the parser lands separately; say so rather than guess
         raise ValueError("scoring a text prompt needs kinema.world.parse (parse_prompt), which is not installed") from error
     return parse_prompt(prompt, width=width, height=height, frames=frames)
+
+
+def unstated(prompt: str) -> set[str]:
+    """Categories a text prompt leaves open, so the parser's defaults must not be held against a
+    video: no size word (the parser says "medium"), nothing about the camera (it says "still")."""
+    from kinema.world.grammar import tokenize
+
+    kinds = {t.kind for t in tokenize(prompt)[0]}
+    out = set()
+    if "SIZE" not in kinds:
+        out.add("size")
+    if not kinds & {"CAMERA", "PAN", "ZOOM"}:
+        out.add("camera")
+    return out
 
 
 def applies(scene: Scene, frames: int) -> dict[str, bool]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from kinema.eval import metrics, motion
 from kinema.eval.analyze import Analysis, analyze
-from kinema.eval.expect import CATEGORIES, applies, expectation
+from kinema.eval.expect import CATEGORIES, applies, expectation, unstated
 from kinema.world.scene import Scene
 
 METRICS: dict[str, Callable[[metrics.Context], float | None]] = {
@@ -88,5 +88,8 @@ def score_video(video: Any, prompt: str | Scene | dict[str, Any], fps: float | N
     scene = expectation(prompt, width=w, height=h, frames=t)
     analysis = analyze(frames, fps or video_fps)
     categories = score_analysis(analysis, scene)
+    if isinstance(prompt, str):
+        for name in unstated(prompt):
+            categories[name] = None
     details = {"shots": len(analysis.shots), "objects": [(tr.color, tr.shape, len(tr)) for tr in analysis.objects()]}
     return Score(categories, time.perf_counter() - start, details)

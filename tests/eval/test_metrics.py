@@ -99,3 +99,11 @@ def test_text_prompt_is_parsed_and_still_image_skips_motion() -> None:
     score = score_video(render(scene).frames, prompt)
     assert score.categories["direction"] is None and score.categories["physics"] is None
     assert score.overall >= 0.95, score.categories
+
+
+def test_short_prompt_leaves_size_and_camera_unjudged() -> None:
+    # "red ball sliding right" names no size and no camera: a small ball must not lose "size".
+    scene = _scene(replace(BALL, size="small"))
+    score = score_video(render(scene).frames, "red ball sliding right")
+    assert score.categories["size"] is None and score.categories["camera"] is None
+    assert score.categories["direction"] >= 0.9 and score.overall >= 0.9
