@@ -59,7 +59,7 @@ def run_command(
     suite: str = typer.Option("kinemabench-v1", help="Suite name or path to a suite JSON."),
     subset: str = typer.Option("all", help="all, ci, or one group (appearance, motion, physics, ...)."),
     output: Path = typer.Option(Path("kinemabench-results.json"), "--output", "-o", help="Results JSON."),
-    calibration: Path = typer.Option(None, help="A `kinema eval calibrate` JSON to print beside the model."),
+    calibration: Path = typer.Option(None, help="A `kinema eval calibrate` JSON to print beside the model (default: the one shipped with the suite)."),
     examples: int = typer.Option(4, help="Keep frame strips of this many best and worst prompts for the report."),
 ) -> None:
     """Generate every suite prompt with the model and score it; save results as JSON.
@@ -68,7 +68,7 @@ def run_command(
     """
     from kinema.eval.bench import model_video_maker, run_suite
     from kinema.eval.report import table
-    from kinema.eval.suite import load_suite
+    from kinema.eval.suite import load_suite, packaged_calibration
 
     try:
         make = model_video_maker(model)
@@ -76,7 +76,7 @@ def run_command(
         raise ValueError(str(error)) from None
     chosen = load_suite(suite, subset)
     results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples)
-    cal = _read_json(calibration) if calibration else None
+    cal = _read_json(calibration) if calibration else packaged_calibration(chosen.name)
     if cal:
         results["calibration"] = {k: v for k, v in cal.items() if k != "runs"}
     _write_json(results, output)

@@ -8,6 +8,8 @@ Contract:
   the focus group it was drawn for, `spec` (the prompt parsed into a scene, frozen at build time,
   so scoring does not shift when the parser changes) and `reference` (the placed world scene the
   caption was written from, rendered for the ceiling; never shown to a model).
+- `packaged_calibration(name)`: the ceiling and floor summaries measured on the whole suite when
+  it was released (`kinema eval calibrate`), shown beside a model when no fresher one is given.
 - `build_suite(name)` regenerates a suite from seeded world scenes and the world's captioner
   (`python -m kinema.eval.suite` writes the file). It is how v1 was made; it is not called at
   scoring time.
@@ -96,11 +98,17 @@ def load_suite(name: str = DEFAULT_SUITE, subset: str | None = None) -> Suite:
     """The frozen suite `name` (a packaged name or a path to a suite JSON), optionally a subset."""
     path = Path(name) if name.endswith(".json") else suite_path(name)
     if not path.exists():
-        known = ", ".join(p.stem for p in sorted(DATA.glob("*.json"))) or "none"
+        known = ", ".join(p.stem for p in sorted(DATA.glob("*.json")) if not p.stem.endswith("-calibration")) or "none"
         raise ValueError(f"suite {name!r} not found; packaged suites: {known}")
     data = json.loads(path.read_text())
     entries = tuple(SuiteEntry(**e) for e in data["entries"])
     return Suite(data["name"], entries).subset(subset)
+
+
+def packaged_calibration(name: str = DEFAULT_SUITE) -> dict[str, Any] | None:
+    """The stored `kinema eval calibrate` summary of a packaged suite (ceiling and floors), if any."""
+    path = DATA / f"{name.split('/')[0]}-calibration.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _strip_trails(scene: Scene) -> Scene:

@@ -119,3 +119,13 @@ def test_run_calls_the_generator_with_the_entry(small: Suite, monkeypatch: pytes
     entry = part.entries[0]
     assert calls == [(entry.prompt, "weights/x", {"size": entry.size, "frames": entry.frames, "seed": entry.seed})]
     assert results["summary"]["overall"] >= 0.9
+
+
+def test_packaged_calibration_matches_the_suite() -> None:
+    from kinema.eval.suite import packaged_calibration
+
+    cal = packaged_calibration("kinemabench-v1/ci")
+    assert cal is not None and cal["suite"] == "kinemabench-v1"
+    for run in ("ceiling", "ceiling_mp4", "floor_noise", "floor_shuffled"):
+        assert set(CATEGORIES) <= set(cal[run])
+    assert cal["ceiling"]["overall"] >= 0.98 and cal["floor_noise"]["overall"] <= 0.05
