@@ -100,9 +100,16 @@ def analyze(frames: np.ndarray | object, fps: float | None = None) -> Analysis:
     for start, stop in zip(bounds[:-1], bounds[1:]):
         inner = motion[start + 1 : stop]
         median = tuple(float(v) for v in _robust_mean(inner)) if len(inner) else (0.0, 0.0)
-        # The world's camera pans or zooms, never both; a pan would fool the scale search.
-        panning = float(np.hypot(*median)) > camera.PAN_NOISE
-        zoom, confidence = (1.0, 0.0) if panning else camera.zoom_factor(texture, keep, start, stop)
+        # The world's camera pans or zooms, never both, and each can mimic the other a little (a
+        # zoom drifts stripes sideways, a pan fools the scale search): keep the model under which
+        # the shot's last texture matches its first best.
+        zoom, confidence = camera.zoom_factor(texture, keep, start, stop)
+        if float(np.hypot(*median)) > camera.PAN_NOISE:
+            pan_fit = camera.shift_likeness(texture, keep, start, stop, median[0] * (stop - 1 - start))
+            if pan_fit >= confidence:
+                zoom, confidence = 1.0, 0.0
+            else:
+                median = (0.0, 0.0)
         shots.append(ShotMotion(start, stop, median, zoom, confidence))  # type: ignore[arg-type]
     peaks = shifts[1:, 2]
     return Analysis(

@@ -175,6 +175,16 @@ def pan_per_frame(shifts: np.ndarray, cuts: list[int]) -> np.ndarray:
     return pan
 
 
+def shift_likeness(texture: np.ndarray, keep: np.ndarray, start: int, stop: int, dx: float) -> float:
+    """Correlation of the shot's last texture with its first moved right by dx pixels."""
+    if stop - start < 2:
+        return 0.0
+    shift = int(round(dx))
+    before = np.roll(texture[start], shift, axis=1)
+    both = keep[stop - 1] & np.roll(keep[start], shift, axis=1)
+    return _ncc(before[both], texture[stop - 1][both])
+
+
 def zoom_factor(texture: np.ndarray, keep: np.ndarray, start: int, stop: int) -> tuple[float, float]:
     """(scale, ncc): how much larger the texture looks at frame stop-1 than at start."""
     if stop - start < 2:

@@ -345,7 +345,7 @@ def camera(ctx: Context) -> float:
         if shot.stop - shot.start < 3:
             continue
         pan = shot.texture_motion[0] * a.fps / a.width  # widths/s the world scrolls (+ = right)
-        zoom_log = math.log(shot.zoom) if shot.zoom_confidence > 0.2 else 0.0
+        zoom_log = math.log(shot.zoom) if shot.zoom_confidence > 0.08 else 0.0  # stars after H.264: ~0.1
         if not reliable:
             scores.append(0.0)
         elif cam.motion == "still":
