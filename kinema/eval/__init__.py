@@ -11,7 +11,7 @@ Public API:
 
 Modules: detect (pixels -> objects per frame), track (objects -> tracks), camera (cuts, pan, zoom),
 analyze (all of it), expect (prompt -> scene and applicable categories), metrics and motion (one
-function per category), score (the entry point), suite, bench, report.
+function per category; interactions: causality), score (the entry point), suite, bench, report.
 """
 
 from kinema.eval.analyze import Analysis, analyze

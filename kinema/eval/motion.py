@@ -1,4 +1,4 @@
-"""Motion metrics: direction, speed, physics, spin, grow_shrink, camera, causality.
+"""Motion metrics: direction, speed, physics, spin, grow_shrink, camera (causality: interactions.py).
 
 Contract as in `metrics.py`: each takes a `Context` and returns a score in [0, 1]. Motion is read
 in the world (camera pan and zoom removed within each shot, `Analysis.world_xy`) and converted to
@@ -16,7 +16,7 @@ import numpy as np
 from kinema.eval import camera as camera_analysis
 from kinema.eval.expect import DIRECTED_MOTIONS
 from kinema.eval.metrics import Context, log_ratio_score, mean_or_none, ramp
-from kinema.eval.track import Track, bbox_gap
+from kinema.eval.track import Track
 from kinema.world.physics import ZOOM_CHANGE
 from kinema.world.regions import FAST_ABOVE, SLOW_BELOW, SPEED_POINTS
 from kinema.world.scene import GRAVITY, SIZE_CHANGE, SPIN_SPEED, ObjectSpec
@@ -358,60 +358,3 @@ def camera(ctx: Context) -> float:
             want_log = math.log(ZOOM_CHANGE) * span * (1.0 if cam.motion == "zoom_in" else -1.0)
             scores.append(ramp(zoom_log / want_log, 0.6, 0.0) if want_log else 0.0)
     return mean_or_none(scores)
-
-
-def causality(ctx: Context) -> float:
-    """Push: the struck object moves only after contact and the striker slows. Collide: they meet,
-    then separate. Pass behind / in front: the right one is hidden where they overlap."""
-    scores: list[float | None] = []
-    for it in ctx.scene.interactions:
-        a_track, b_track = ctx.matches[it.subject], ctx.matches[it.other]
-        if a_track is None or b_track is None:
-            scores.append(0.0)
-            continue
-        common = sorted(set(a_track.frames.tolist()) & set(b_track.frames.tolist()))
-        if len(common) < 3:
-            scores.append(0.0)
-            continue
-        a_det = [a_track.at(f) for f in common]
-        b_det = [b_track.at(f) for f in common]
-        gaps = np.array([bbox_gap(p, q) for p, q in zip(a_det, b_det)])  # type: ignore[arg-type]
-        if it.kind in ("pass_behind", "pass_in_front"):
-            scores.append(_occlusion_order(it.kind, a_det, b_det, gaps))  # type: ignore[arg-type]
-            continue
-        b_xy = np.array([[d.x, d.y] for d in b_det])  # type: ignore[union-attr]
-        a_xy = np.array([[d.x, d.y] for d in a_det])  # type: ignore[union-attr]
-        # Contact falls between frames: the closest frame counts if the gap is within one
-        # frame's relative travel.
-        contact = int(np.argmin(gaps))
-        relative_step = float(np.max(np.hypot(*np.diff(a_xy - b_xy, axis=0).T))) if len(a_xy) > 1 else 0.0
-        if gaps[contact] > 1.5 + relative_step:
-            scores.append(0.0)
-            continue
-        side = ctx.analysis.min_side
-        if it.kind == "push":
-            moved = np.hypot(*(b_xy - b_xy[0]).T) > max(1.0, 0.02 * side)
-            onset = int(np.argmax(moved)) if moved.any() else None
-            before = np.hypot(*np.diff(a_xy[: contact + 1], axis=0).T)
-            after = np.hypot(*np.diff(a_xy[contact:], axis=0).T)
-            slowed = len(before) and len(after) and np.median(after) < 0.8 * np.median(before)
-            scores.append(float(np.mean([onset is not None, onset is not None and onset >= contact - 1, bool(slowed)])))
-        else:  # collide: approach before contact, separate after
-            dist = np.hypot(*(a_xy - b_xy).T)
-            approach = float(np.mean(np.diff(dist[: contact + 1]) <= 0.5)) if contact > 0 else 0.0
-            separate = float(len(dist) > contact + 2 and dist[-1] > dist[contact] + 0.05 * side)
-            scores.append(float(np.mean([approach, separate])))
-    return mean_or_none(scores)
-
-
-def _occlusion_order(kind: str, a_det: list, b_det: list, gaps: np.ndarray) -> float:
-    """The subject's visible area dips while overlapping if it passes behind, the other's if in front."""
-    overlap = [i for i, g in enumerate(gaps) if g == 0]
-    if not overlap:
-        return 0.0
-    a_area = np.array([d.area for d in a_det])
-    b_area = np.array([d.area for d in b_det])
-    a_dip = float(np.min(a_area[overlap]) / np.median(a_area))
-    b_dip = float(np.min(b_area[overlap]) / np.median(b_area))
-    hidden_a = a_dip < b_dip
-    return float(hidden_a == (kind == "pass_behind"))

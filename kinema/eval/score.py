@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from kinema.eval import metrics, motion
+from kinema.eval import interactions, metrics, motion
 from kinema.eval.analyze import Analysis, analyze
 from kinema.eval.expect import CATEGORIES, applies, expectation, unstated
 from kinema.world.scene import Scene
@@ -36,7 +36,7 @@ METRICS: dict[str, Callable[[metrics.Context], float | None]] = {
     "camera": motion.camera,
     "permanence": metrics.permanence,
     "identity": metrics.identity,
-    "causality": motion.causality,
+    "causality": interactions.causality,
     "smoothness": metrics.smoothness,
     "quality": metrics.quality,
 }
