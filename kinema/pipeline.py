@@ -7,6 +7,10 @@
 `Pipeline` bundles the frozen text encoder, the video VAE and the diffusion transformer loaded from
 a weights folder (default: the shipped `weights/kinema-tiny`). Everything runs in fp32 on the CPU
 (these CPUs have no native bf16) and is reproducible for a given seed.
+
+Safety is on by default (`kinema.safety.SafetySettings`): the prompt is moderated before any
+work, every generated frame is checked before the video is returned, and the frames carry the
+invisible watermark. `save(video, path, ...)` writes the file and signs it with C2PA provenance.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
+from kinema import __version__
 from kinema.diffusion.flow import resolution_shift
 from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, timestep_schedule
 from kinema.models.dit import DiT, DiTConfig, TextContext
@@ -26,6 +33,7 @@ from kinema.models.vae import SPATIAL, TEMPORAL, VAEConfig, VideoVAE, latent_fra
 from kinema.text.encoder import TextEncoder, default_encoder
 from kinema.train.checkpoint import load_config, load_weights
 from kinema.pixels import tensor_to_frames
+from kinema.safety import SafetySettings, enforce_frames, enforce_prompt
 from kinema.video import Video
 from kinema.world.scene import DEFAULT_FPS, MAX_FRAMES, validate_canvas
 
@@ -90,20 +98,52 @@ class Pipeline:
         seed: int = 0,
         solver: str = "euler",
         on_step: Callable[[int, int], None] | None = None,
+        safety: SafetySettings = SafetySettings(),
     ) -> Video:
+        """Raises ValueError for bad options and `kinema.safety.RefusedError` for a refused prompt
+        or a withheld video (with the category and reason)."""
         if not prompt or not prompt.strip():
             raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
         width, height = parse_size(size)
         check_frames(frames)
         config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)
+        enforce_prompt(prompt, safety)
         shape = (1, self.vae.cfg.latent_channels, latent_frames(frames), height // SPATIAL, width // SPATIAL)
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
         tokens = shape[2] * shape[3] * shape[4] // 4
         schedule = timestep_schedule(config.steps, config.shift or resolution_shift(tokens))
         velocity = guided_velocity(self.dit, self.text([prompt]), self.text([""]), config.guidance)
         latent = sample(velocity, noise, schedule, config.solver, on_step=on_step)
-        pixels = self.vae.decode(latent)
-        return Video(tensor_to_frames(pixels[0]), fps=DEFAULT_FPS)
+        pixels = tensor_to_frames(self.vae.decode(latent)[0])
+        return finish(pixels, safety)
+
+
+def finish(frames: np.ndarray, safety: SafetySettings) -> Video:
+    """Check generated frames, then watermark them: the last steps before a video leaves Kinema."""
+    enforce_frames(frames, safety)
+    if safety.watermark:
+        from kinema.safety import watermark
+
+        frames = watermark.embed(frames, watermark.kinema_payload(__version__))
+    return Video(frames, fps=DEFAULT_FPS)
+
+
+def save(video: Video, path: Path | str, *, model_name: str = "kinema-tiny", settings: dict[str, Any] | None = None,
+         ingredients: list[Path] = (), safety: SafetySettings = SafetySettings()) -> list[Path]:  # type: ignore[assignment]
+    """Write `video` and sign it with a C2PA manifest (every PNG of a frame folder is signed).
+
+    Returns the files written. GIFs are signed too; the manifest records the generation settings,
+    the input media as ingredients, and any safety layer that was turned off.
+    """
+    from kinema.safety.provenance import sign_file
+
+    video.write(path)
+    target = Path(path)
+    files = sorted(target.glob("*.png")) if target.is_dir() else [target]
+    for file in files:
+        sign_file(file, model_name=model_name, model_version=__version__, ingredients=ingredients,
+                  settings=settings, disabled_safety=safety.disabled())
+    return files
 
 
 @lru_cache(maxsize=2)

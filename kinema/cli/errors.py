@@ -11,6 +11,7 @@ from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 stderr = Console(stderr=True)
+REFUSED_EXIT_CODE = 3  # a prompt or video refused by Kinema's safety layers (kinema.safety)
 
 
 def friendly_errors(command: F) -> F:
@@ -19,6 +20,9 @@ def friendly_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except (ValueError, FileNotFoundError) as error:
+            if getattr(error, "verdict", None) is not None:  # kinema.safety.RefusedError
+                stderr.print(f"[bold red]refused:[/] {error}", highlight=False)
+                raise typer.Exit(REFUSED_EXIT_CODE) from None
             stderr.print(f"[bold red]error:[/] {error}", highlight=False)
             raise typer.Exit(2) from None
 

@@ -23,14 +23,22 @@ def generate_command(
     seed: int = typer.Option(0, help="Random seed: the same seed and options give the same video."),
     solver: str = typer.Option("euler", help="ODE solver: euler, or heun (2nd order, two model calls a step)."),
     weights: Path = typer.Option(None, help="Weights folder (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS)."),
+    no_prompt_check: bool = typer.Option(False, "--no-prompt-check", help="Research only: skip prompt moderation (recorded in the C2PA manifest)."),
+    no_frame_check: bool = typer.Option(False, "--no-frame-check", help="Research only: skip the generated-frame check (recorded in the manifest)."),
+    no_watermark: bool = typer.Option(False, "--no-watermark", help="Research only: skip the invisible watermark (recorded in the manifest)."),
 ) -> None:
     """Generate a video from a text prompt.
+
+    The prompt is moderated first (a refusal exits with code 3 and says why), every frame is
+    checked, and the file carries an invisible watermark (`kinema detect`) and a signed C2PA
+    manifest (`kinema verify`).
 
     Example: kinema generate "a large blue square slides to the left" --size 96x64 --seed 1 -o square.mp4
     """
     from rich.progress import Progress
 
-    from kinema.pipeline import check_frames, load_pipeline, parse_size
+    from kinema.pipeline import check_frames, load_pipeline, parse_size, save
+    from kinema.safety import SafetySettings, enforce_prompt
     from kinema.video import check_output_path
 
     check_output_path(output, frames)
@@ -38,11 +46,14 @@ def generate_command(
     check_frames(frames)
     if not prompt.strip():
         raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
+    safety = SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark)
+    enforce_prompt(prompt, safety)  # refuse before loading anything
     with console.status("loading the model"):
         pipe = load_pipeline(str(weights) if weights else None)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("generating", total=steps)
         video = pipe.generate(prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,
-                              on_step=lambda i, n: bar.update(task, completed=i))
-    video.write(output)
+                              on_step=lambda i, n: bar.update(task, completed=i), safety=safety)
+    settings = {"prompt": prompt, "size": size, "frames": frames, "steps": steps, "guidance": guidance, "seed": seed, "solver": solver}
+    save(video, output, model_name=pipe.name, settings=settings, safety=safety)
     console.print(f"wrote {output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s)")
