@@ -66,3 +66,29 @@ def test_bad_input_is_named(pipe: Pipeline, kwargs: dict, message: str) -> None:
 def test_missing_weights_folder() -> None:
     with pytest.raises(FileNotFoundError, match="no Kinema weights"):
         Pipeline.from_pretrained("/nonexistent/weights")
+
+
+def test_refused_prompt_never_reaches_the_model(pipe: Pipeline) -> None:
+    from kinema.safety import RefusedError
+
+    with pytest.raises(RefusedError, match="real_person"):
+        pipe.generate("donald trump dancing on a table", frames=1, steps=1)
+
+
+def test_output_is_watermarked_and_signed(pipe: Pipeline, tmp_path: Path) -> None:
+    from kinema.pipeline import save
+    from kinema.safety import SafetySettings
+    from kinema.safety.detect import detect_file
+    from kinema.safety.provenance import verify_file
+
+    video = pipe.generate("a green triangle spins clockwise", frames=9, steps=1, seed=2)
+    path = tmp_path / "out.mp4"
+    save(video, path, settings={"seed": 2})
+    assert detect_file(path).found
+    report = verify_file(path)
+    assert report.valid and not report.tampered
+
+    plain = pipe.generate("a green triangle spins clockwise", frames=9, steps=1, seed=2, safety=SafetySettings.off("watermark"))
+    save(plain, tmp_path / "plain.mp4", safety=SafetySettings.off("watermark"))
+    assert not detect_file(tmp_path / "plain.mp4").found
+    assert "watermark" in str(verify_file(tmp_path / "plain.mp4").manifest)
