@@ -1,0 +1,151 @@
+"""Every mode end to end with a tiny random model: exact checks on given frames, lengths, errors."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kinema import modes
+from kinema.models.dit import DiT, DiTConfig
+from kinema.models.vae import VAEConfig, VideoVAE
+from kinema.pipeline import Pipeline
+from kinema.safety import SafetySettings
+from kinema.train.checkpoint import save_weights
+from kinema.video import Video
+
+OFF = SafetySettings.off("prompt", "frames", "watermark")  # exact pixel checks; safety tested apart
+FAST = modes.Sampling(steps=2, safety=OFF)
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    folder = tmp_path_factory.mktemp("weights") / "kinema-test"
+    torch.manual_seed(0)
+    vae_cfg = VAEConfig(latent_channels=4, channels=(8, 8, 16), latent_mean=(0.0,) * 4, latent_std=(1.0,) * 4)
+    save_weights(folder, "vae", VideoVAE(vae_cfg), {"vae": asdict(vae_cfg)})
+    dit_cfg = DiTConfig(latent_channels=4, width=32, depth=2, heads=2)
+    save_weights(folder, "dit", DiT(dit_cfg), {"dit": asdict(dit_cfg)})
+    return Pipeline.from_pretrained(folder)
+
+
+def clip(frames: int, seed: int = 0, size: tuple[int, int] = (32, 32)) -> Video:
+    rng = np.random.default_rng(seed)
+    return Video(rng.integers(0, 256, (frames, size[1], size[0], 3), dtype=np.uint8))
+
+
+def test_image_is_one_frame(pipe: Pipeline) -> None:
+    assert modes.image(pipe, "a red ball", size="64x32", sampling=FAST).frames.shape == (1, 32, 64, 3)
+
+
+def test_animate_starts_exactly_on_the_image(pipe: Pipeline) -> None:
+    picture = clip(1).frames[0]
+    video = modes.animate(pipe, picture, "a red ball bounces", frames=9, sampling=FAST)
+    assert video.num_frames == 9 and np.array_equal(video.frames[0], picture)
+    raw = modes.animate(pipe, picture, "a red ball bounces", frames=9, sampling=FAST, keep_given=False)
+    assert np.array_equal(raw.frames[1:], video.frames[1:])  # splicing touches frame 0 only
+
+
+@pytest.mark.parametrize("frames", [6, 70])  # not a multiple of 4; more than one 65-frame step
+def test_extend_forward_keeps_the_video_and_adds_frames(pipe: Pipeline, frames: int) -> None:
+    source = clip(13)
+    video = modes.extend(pipe, source, "a red ball", frames=frames, sampling=FAST)
+    assert video.num_frames == 13 + frames
+    assert np.array_equal(video.frames[:13], source.frames)
+
+
+def test_backward_variants_all_end_exactly_on_the_video(pipe: Pipeline) -> None:
+    source = clip(9, seed=1)
+    variants = modes.extend_variants(pipe, source, 3, "a red ball", frames=8, direction="backward", sampling=FAST)
+    assert len(variants) == 3
+    for video in variants:
+        assert video.num_frames == 17 and np.array_equal(video.frames[8:], source.frames)
+    assert not np.array_equal(variants[0].frames[:8], variants[1].frames[:8])
+
+
+def test_connect_joins_both_videos_unchanged(pipe: Pipeline) -> None:
+    a, b = clip(9, 2), clip(13, 3)
+    video = modes.connect(pipe, a, b, frames=7, sampling=FAST)
+    assert video.num_frames == 9 + 7 + 13
+    assert np.array_equal(video.frames[:9], a.frames) and np.array_equal(video.frames[16:], b.frames)
+
+
+def test_interpolate_keeps_every_input_frame(pipe: Pipeline) -> None:
+    source = Video(clip(9, 4).frames, fps=4.0)
+    video = modes.interpolate(pipe, source, factor=2, sampling=FAST)
+    assert video.num_frames == 17 and video.fps == 8.0
+    assert np.array_equal(video.frames[::2], source.frames)
+    odd = modes.interpolate(pipe, clip(4, 5), factor=3, sampling=FAST)  # 10 frames: generated to 13, trimmed
+    assert odd.num_frames == 10 and np.array_equal(odd.frames[::3], clip(4, 5).frames)
+
+
+def test_keyframes_pass_through_each_image(pipe: Pipeline) -> None:
+    a, b = clip(1, 6).frames[0], clip(1, 7).frames[0]
+    video = modes.keyframes(pipe, {0: a, 11: b}, "a red ball", frames=17, sampling=FAST)
+    assert video.num_frames == 17 and np.array_equal(video.frames[0], a) and np.array_equal(video.frames[11], b)
+
+
+def test_loop_from_video_and_from_prompt(pipe: Pipeline) -> None:
+    source = clip(13, 8)
+    video = modes.loop(pipe, source, bridge=8, sampling=FAST)
+    assert video.num_frames == 21 and np.array_equal(video.frames[:13], source.frames)
+    made = modes.loop(pipe, "a red ball bounces", frames=9, bridge=8, size="32x32", sampling=FAST)
+    assert made.num_frames == 17
+
+
+def test_edit_is_deterministic_and_strength_one_ignores_the_input(pipe: Pipeline) -> None:
+    source = clip(9, 9)
+    a = modes.edit(pipe, source, "a green ball", strength=0.5, sampling=FAST)
+    b = modes.edit(pipe, source, "a green ball", strength=0.5, sampling=FAST)
+    assert a.num_frames == 9 and np.array_equal(a.frames, b.frames)
+    one = modes.edit(pipe, source, "a green ball", strength=1.0, sampling=FAST)
+    other = modes.edit(pipe, clip(9, 10), "a green ball", strength=1.0, sampling=FAST)
+    assert np.array_equal(one.frames, other.frames)  # at t = 1 the input is all noise
+
+
+def test_storyboard_concatenates_shots(pipe: Pipeline) -> None:
+    shots = [modes.Shot("a red ball", 9), modes.Shot("a close-up of the red ball", 5)]
+    video = modes.storyboard(pipe, shots, size="32x32", sampling=FAST)
+    assert video.num_frames == 14
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda p: modes.connect(p, clip(9), clip(9, size=(48, 32))), "differ in size"),
+        (lambda p: modes.connect(p, clip(9), clip(9), frames=60), "at most"),
+        (lambda p: modes.interpolate(p, clip(40)), "at most 65"),
+        (lambda p: modes.edit(p, clip(9), "a ball", strength=1.5), "strength 1.5"),
+        (lambda p: modes.edit(p, clip(9), "a ball", strength=0.0), "outside \\(0, 1\\]"),
+        (lambda p: modes.edit(p, clip(70), "a ball"), "at most 65"),
+        (lambda p: modes.animate(p, clip(1).frames[0], "a ball", frames=32), "1 \\+ 4k"),
+        (lambda p: modes.animate(p, clip(1, size=(40, 32)).frames[0], "a ball"), "40x32"),
+        (lambda p: modes.extend(p, clip(9), direction="sideways"), "sideways"),
+        (lambda p: modes.extend(p, clip(9), frames=0), "at least 1"),
+        (lambda p: modes.keyframes(p, {40: clip(1).frames[0]}, frames=33), "keyframe time 40"),
+        (lambda p: modes.storyboard(p, [modes.Shot("a ball", 12)]), "1 \\+ 4k"),
+        (lambda p: modes.extend_variants(p, clip(9), 0), "variants 0"),
+    ],
+)
+def test_bad_input_is_named(pipe: Pipeline, call, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=message):
+        call(pipe)
+
+
+def test_refused_prompt_stops_every_mode_before_the_model(pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kinema.safety import RefusedError
+
+    monkeypatch.setattr(pipe.dit, "forward", lambda *a, **k: pytest.fail("the model ran"))
+    on = modes.Sampling(steps=1)
+    with pytest.raises(RefusedError):
+        modes.extend(pipe, clip(9), "donald trump dancing on a table", sampling=on)
+    with pytest.raises(RefusedError):
+        modes.storyboard(pipe, [modes.Shot("a red ball", 5), modes.Shot("donald trump dancing", 5)], sampling=on)
+
+
+def test_default_safety_watermarks_the_result(pipe: Pipeline) -> None:
+    picture = clip(1, 11).frames[0]
+    video = modes.animate(pipe, picture, "a red ball bounces", frames=5, sampling=modes.Sampling(steps=1))
+    diff = np.abs(video.frames[0].astype(int) - picture.astype(int))
+    assert 0 < diff.max() <= 16  # the watermark's small luma steps on the exact image
