@@ -149,3 +149,83 @@ def test_default_safety_watermarks_the_result(pipe: Pipeline) -> None:
     video = modes.animate(pipe, picture, "a red ball bounces", frames=5, sampling=modes.Sampling(steps=1))
     diff = np.abs(video.frames[0].astype(int) - picture.astype(int))
     assert 0 < diff.max() <= 16  # the watermark's small luma steps on the exact image
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def cli(pipe: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `kinema ...` with the tiny model, files in tmp_path, C2PA keys in a private home."""
+    from typer.testing import CliRunner
+
+    from kinema.cli import app
+
+    monkeypatch.setenv("KINEMA_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("kinema.pipeline.load_pipeline", lambda folder=None: pipe)
+    runner = CliRunner()
+    off = ["--steps", "1", "--no-prompt-check", "--no-frame-check", "--no-watermark"]
+    return lambda *args, safety=True: runner.invoke(app, [*args, *([] if safety else off)])
+
+
+def test_cli_extend_backward_variants_are_written_and_signed(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from kinema.safety.provenance import verify_file
+
+    source = tmp_path / "in.mp4"
+    clip(9).write(source)
+    result = cli("extend", str(source), "--backward", "--frames", "8", "--variants", "2", "-o", str(tmp_path / "out.mp4"), safety=False)
+    assert result.exit_code == 0, result.output
+    for i in range(2):
+        out = Video.read(tmp_path / f"out_{i}.mp4")
+        assert out.num_frames == 17
+        report = verify_file(tmp_path / f"out_{i}.mp4")
+        assert report.valid and "in.mp4" in str(report.manifest)
+
+
+def test_cli_interpolate_keyframes_and_storyboard(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    clip(1, 1).write(a)
+    clip(1, 2).write(b)
+    out = tmp_path / "keys.mp4"
+    result = cli("interpolate", "--keyframe", f"0:{a}", "--keyframe", f"8:{b}", "--frames", "9", "-o", str(out), safety=False)
+    assert result.exit_code == 0, result.output
+    assert Video.read(out).num_frames == 9
+    shots = tmp_path / "shots.txt"
+    shots.write_text("5:a red ball bounces\n# a comment\n5:a close-up of the red ball\n")
+    result = cli("storyboard", "--file", str(shots), "--size", "32x32", "-o", str(tmp_path / "story.mp4"), safety=False)
+    assert result.exit_code == 0, result.output
+    assert Video.read(tmp_path / "story.mp4").num_frames == 10
+
+
+def test_cli_enhance_shows_the_prompt_and_unused_words(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("enhance", "a crimson ball bouncing happily")
+    assert result.exit_code == 0 and "A medium red circle" in result.output and "happily" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["extend", "missing.mp4"], "no such video"),
+        (["edit", "{clip}", "a green ball", "--strength", "1.5"], "strength 1.5"),
+        (["connect", "{clip}", "{wide}"], "differ in size"),
+        (["animate", "{broken}", "a ball"], "could not decode"),
+        (["interpolate", "--keyframe", "x:a.png"], "TIME:IMAGE"),
+        (["storyboard"], "needs shots"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(cli, tmp_path: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    clip(9).write(tmp_path / "c.mp4")
+    clip(9, size=(48, 32)).write(tmp_path / "w.mp4")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    names = {"{clip}": str(tmp_path / "c.mp4"), "{wide}": str(tmp_path / "w.mp4"), "{broken}": str(tmp_path / "broken.png")}
+    result = cli(*[names.get(a, a) for a in args], "-o", str(tmp_path / "o.mp4"), safety=False) if args[0] != "interpolate" \
+        else cli(*args, "-o", str(tmp_path / "o.mp4"), safety=False)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_refuses_before_loading_the_model(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("kinema.pipeline.load_pipeline", lambda folder=None: pytest.fail("loaded the model"))
+    clip(9).write(tmp_path / "c.mp4")
+    result = cli("edit", str(tmp_path / "c.mp4"), "donald trump dancing on a table", "-o", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 3 and "refused" in result.output
