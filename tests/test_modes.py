@@ -229,3 +229,48 @@ def test_cli_refuses_before_loading_the_model(cli, tmp_path: Path, monkeypatch: 
     clip(9).write(tmp_path / "c.mp4")
     result = cli("edit", str(tmp_path / "c.mp4"), "donald trump dancing on a table", "-o", str(tmp_path / "o.mp4"))
     assert result.exit_code == 3 and "refused" in result.output
+
+
+# --- KinemaBench mode metrics --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world_clip():  # type: ignore[no-untyped-def]
+    from kinema.world import parse_prompt, place, render
+
+    return render(place(parse_prompt("a small red ball slides to the right. a large blue box rests on the left"), 0))
+
+
+def test_seams_of_a_real_clip_pass_and_a_jump_fails(world_clip) -> None:  # type: ignore[no-untyped-def]
+    from kinema.eval.modes import SEAM_PASS, loop_seam_ratio, seam_ratio
+
+    frames = world_clip.frames
+    assert all(seam_ratio(frames, j) <= SEAM_PASS for j in (8, 16, 24))
+    jumped = np.concatenate([frames[:16], frames[::-1][:17]])  # the ball jumps to the far end
+    assert seam_ratio(jumped, 16) > SEAM_PASS
+    assert loop_seam_ratio(frames) > SEAM_PASS  # a slide does not loop
+    with pytest.raises(ValueError, match="seam 0"):
+        seam_ratio(frames, 0)
+
+
+def test_ground_truth_scores_at_the_ceiling(world_clip) -> None:  # type: ignore[no-untyped-def]
+    from kinema.eval.modes import color_drift, psnr, shot_identity, structure_error, track_error
+
+    frames = world_clip.frames
+    err = track_error(frames, 8.0, world_clip, list(range(1, 33, 2)))
+    assert err["px"] < 1.5 and err["found"] == 1.0
+    assert psnr(frames[0], frames[0]) == float("inf") and psnr(frames[0], frames[5]) < 40
+    assert color_drift(frames)["background_rgb"] < 1.0
+    assert shot_identity(frames, [0, 17]) == 1.0
+    assert structure_error(frames, frames) == 0.0
+    assert structure_error(frames, frames[::-1].copy()) > 0.05
+
+
+def test_mode_bench_runs_end_to_end_with_a_tiny_model(pipe: Pipeline) -> None:
+    from kinema.eval.modes import run
+
+    results = run(pipe, scenes=1, steps=1, modes=("animate", "connect", "interpolate"))
+    assert set(results["summary"]) == {"animate", "connect", "interpolate"}
+    assert "first_frame_psnr" in results["summary"]["animate"] and "seams_passing" in results["summary"]["connect"]
+    with pytest.raises(ValueError, match="unknown modes"):
+        run(pipe, scenes=1, modes=("dance",))
