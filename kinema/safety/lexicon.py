@@ -1,0 +1,168 @@
+"""Category lexicons: whole-word and phrase matching over normalised token views.
+
+Contract: `find_terms(text)` returns the `Hit`s (category, the lexicon term, the words matched)
+in `text`, after the normalisation of `kinema.safety.normalize`. Lexicons live in
+`kinema/safety/data/lexicon/<category>.txt` (the format is in the README there): strong terms
+refuse on their own; ambiguous ones (`~kill`) only next to a living target; phrases in
+`allow.txt` ("photo shoot", "blood orange") hide their words from every lexicon.
+
+Matching is by token sequence, so word boundaries are exact: "skill" never matches "kill", "class"
+never matches "ass". Each position of a view holds several candidate spellings, and a term
+matches if each of its words is among the candidates at consecutive positions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from kinema.safety.normalize import canonical, fold, split_tokens, views
+
+CATEGORIES: tuple[str, ...] = ("sexual", "violence", "hate", "real_person", "copyright")  # priority order
+LEXICON_DIR = Path(__file__).parent / "data" / "lexicon"
+INFLECTED = frozenset({"violence", "sexual", "hate"})  # verbs and nouns; names only take -s
+TARGET_AFTER = 4  # words after an ambiguous term where a target makes it a hit ("shoot the man")
+TARGET_BEFORE = 3  # words before it, with an auxiliary between ("the man was shot")
+AUXILIARIES = frozenset({"was", "were", "is", "are", "be", "been", "being", "gets", "got", "get", "getting"})
+
+
+@dataclass(frozen=True)
+class Term:
+    category: str
+    text: str  # as written in the lexicon
+    words: tuple[str, ...]  # normalised words, the first one possibly inflected
+    weak: bool  # needs a living target nearby
+
+
+@dataclass(frozen=True)
+class Hit:
+    category: str
+    term: str  # the lexicon entry
+    found: str  # the words of the prompt that matched it (normalised)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    by_first: dict[str, tuple[Term, ...]]  # first word -> terms starting with it
+    targets: frozenset[str]
+    blockers: frozenset[str]
+    allow: tuple[tuple[str, ...], ...]  # benign phrases, as word tuples
+
+
+def inflections(word: str) -> set[str]:
+    """Regular English inflections of a verb or noun: kill -> kills, killed, killing, killer(s)."""
+    forms = {word, word + "s", word + "es", word + "ed", word + "ing", word + "er", word + "ers"}
+    if word.endswith("e"):
+        forms |= {word + "d", word + "r", word + "rs", word[:-1] + "ing"}
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
+    if len(word) >= 3 and word[-1] not in "aeiouwxy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+        forms |= {word + word[-1] + "ed", word + word[-1] + "ing", word + word[-1] + "er"}  # stab -> stabbed
+    return forms
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(split_tokens(fold(text)))
+
+
+def _read(name: str) -> list[str]:
+    lines = (LEXICON_DIR / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def _terms(category: str) -> list[Term]:
+    out = []
+    for entry in _read(f"{category}.txt"):
+        weak, exact = entry.startswith("~"), entry.startswith("=")
+        text = entry.lstrip("~=")
+        words = _words(text)
+        if not words:
+            raise ValueError(f"lexicon {category}.txt has an entry with no words: {entry!r}")
+        if exact:
+            firsts = {words[0]}
+        elif category in INFLECTED:
+            firsts = inflections(words[0])
+        else:
+            firsts = {words[0], words[0] + "s"} if len(words) == 1 else {words[0]}
+        if len(words) > 1 and category not in INFLECTED and not exact:  # "donald trump's" -> trumps
+            out.append(Term(category, text, words[:-1] + (words[-1] + "s",), weak))
+        for first in firsts:
+            out.append(Term(category, text, (first, *words[1:]), weak))
+        if len(words) > 1:  # "spider-man" written "spiderman", "mickeymouse"
+            out.append(Term(category, text, ("".join(words),), weak))
+            if category not in INFLECTED:
+                out.append(Term(category, text, ("".join(words) + "s",), weak))
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_lexicon() -> Lexicon:
+    """Read every category file once per process."""
+    by_first: dict[str, list[Term]] = defaultdict(list)
+    for category in CATEGORIES:
+        for term in _terms(category):
+            by_first[term.words[0]].append(term)
+    allow = tuple(sorted({_words(p) for p in _read("allow.txt")}, key=len, reverse=True))
+    return Lexicon(
+        by_first={k: tuple(v) for k, v in by_first.items()},
+        targets=frozenset(w for line in _read("targets.txt") for w in [" ".join(_words(line))]),
+        blockers=frozenset(" ".join(_words(line)) for line in _read("blockers.txt")),
+        allow=allow,
+    )
+
+
+def _allowed_positions(sequence: tuple[frozenset[str], ...], allow: tuple[tuple[str, ...], ...]) -> set[int]:
+    hidden: set[int] = set()
+    for phrase in allow:
+        n = len(phrase)
+        for start in range(len(sequence) - n + 1):
+            if all(phrase[j] in sequence[start + j] for j in range(n)):
+                hidden.update(range(start, start + n))
+    return hidden
+
+
+def _has_target(sequence: tuple[frozenset[str], ...], start: int, end: int, lexicon: Lexicon, possessive: bool) -> bool:
+    for i in range(end, min(len(sequence), end + TARGET_AFTER)):
+        if sequence[i] & lexicon.blockers:
+            break
+        if sequence[i] & lexicon.targets:
+            return True
+    for i in range(max(0, start - TARGET_BEFORE), start):
+        # A body word needs no verb ("a woman's breasts"); a violent verb needs the passive.
+        if sequence[i] & lexicon.targets and (possessive or any(sequence[j] & AUXILIARIES for j in range(i + 1, start))):
+            return True
+    return False
+
+
+def find_terms(text: str) -> list[Hit]:
+    """Every lexicon term found in any normalised view of `text`, in category priority order."""
+    lexicon = load_lexicon()
+    hits: dict[tuple[str, str], Hit] = {}
+    for sequence in views(text).sequences:
+        hidden = _allowed_positions(sequence, lexicon.allow)
+        for start, forms in enumerate(sequence):
+            if start in hidden:
+                continue
+            for form in forms:
+                for term in lexicon.by_first.get(form, ()):
+                    end = start + len(term.words)
+                    if end > len(sequence) or any(i in hidden for i in range(start, end)):
+                        continue
+                    if not all(term.words[j] in sequence[start + j] for j in range(1, len(term.words))):
+                        continue
+                    if term.weak and not _has_target(sequence, start, end, lexicon, term.category == "sexual"):
+                        continue
+                    found = " ".join([form, *term.words[1:]])
+                    hits.setdefault((term.category, term.text), Hit(term.category, term.text, found))
+    return sorted(hits.values(), key=lambda h: CATEGORIES.index(h.category))
+
+
+def without_allowed(text: str) -> str:
+    """The canonical form of `text` with its benign phrases ("killer whale", "photo shoot")
+    removed: what the semantic layer reads, so that it judges the rest of the prompt."""
+    words = canonical(text).split()
+    sequence = tuple(frozenset({w}) for w in words)
+    hidden = _allowed_positions(sequence, load_lexicon().allow)
+    return " ".join(w for i, w in enumerate(words) if i not in hidden)

@@ -1,0 +1,189 @@
+"""Semantic layer: a small classifier over the frozen text encoder's sentence vectors.
+
+Contract: `classify(text)` returns `(category, probability)`: the harmful category whose
+probability passes its threshold (the most probable one if several do), else
+`(None, highest harmful probability)`. It catches what no word list does ("a man plunges a blade
+into another man's belly"). The model is multinomial logistic regression on the pooled MiniLM
+vector (`kinema.text.encoder`, 384-d, L2-normalised), six classes (benign + the five
+categories), stored as JSON in `data/classifier.json` (~50 KB), loaded once per process. It reads
+the prompt normalised and without its allow-listed benign phrases (`lexicon.without_allowed`).
+Encoding costs ~10 ms a prompt on an idle core, and the encoder caches prompts it has seen.
+
+Training (`python -m kinema.safety.semantic`) reads only `data/exemplars/*.txt` plus templated
+prompts (`kinema.safety.templates`: world captions, people doing harmless things, harmful acts
+composed from small vocabularies), never the red-team set: that set measures generalisation.
+Each harmful class's threshold is chosen by 5-fold cross-validation on the exemplars so that at
+most `TARGET_FPR` of the held-out benign exemplars would be refused in all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from kinema.safety.lexicon import without_allowed
+from kinema.safety.templates import templated, world_captions
+
+DATA_DIR = Path(__file__).parent / "data"
+EXEMPLAR_DIR = DATA_DIR / "exemplars"
+CLASSIFIER_PATH = DATA_DIR / "classifier.json"
+CLASSES: tuple[str, ...] = ("benign", "violence", "sexual", "hate", "real_person", "copyright")
+TARGET_FPR = 0.01  # held-out benign exemplars refused at the chosen threshold
+WORLD_CAPTIONS = 300  # templated world captions added to the benign exemplars
+TEMPLATED = {"benign": 400, "violence": 300, "sexual": 200, "hate": 200, "real_person": 150}  # kinema.safety.templates
+L2 = 1e-3  # weight decay of the logistic regression
+STEPS = 400
+MIN_THRESHOLD = 0.6  # below this a class is not even the clear winner among six
+
+
+@dataclass(frozen=True)
+class Classifier:
+    classes: tuple[str, ...]
+    weight: np.ndarray  # (C, 384)
+    bias: np.ndarray  # (C,)
+    threshold: np.ndarray  # (C,) refuse when a harmful class's probability reaches its threshold
+    exemplar_hash: str  # sha256 of the exemplar files it was trained on
+
+    def probabilities(self, pooled: np.ndarray) -> np.ndarray:
+        """(B, 384) sentence vectors -> (B, C) class probabilities."""
+        logits = pooled @ self.weight.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "classes": list(self.classes),
+            "weight": np.round(self.weight, 5).tolist(),
+            "bias": np.round(self.bias, 5).tolist(),
+            "threshold": np.round(self.threshold, 4).tolist(),
+            "exemplar_hash": self.exemplar_hash,
+            "encoder": "all-MiniLM-L6-v2 mean-pooled, L2-normalised",
+        })
+
+    @staticmethod
+    def from_json(text: str) -> Classifier:
+        spec = json.loads(text)
+        return Classifier(tuple(spec["classes"]), np.array(spec["weight"], np.float32),
+                          np.array(spec["bias"], np.float32), np.array(spec["threshold"], np.float32), spec["exemplar_hash"])
+
+
+def exemplar_hash() -> str:
+    """Fingerprint of everything the classifier is trained on (a stale classifier fails a test)."""
+    digest = hashlib.sha256(json.dumps([TEMPLATED, WORLD_CAPTIONS, L2, STEPS], sort_keys=True).encode())
+    here = Path(__file__).parent
+    inputs = [*sorted(EXEMPLAR_DIR.glob("*.txt")), here / "templates.py", here / "normalize.py", DATA_DIR / "lexicon" / "allow.txt"]
+    for path in inputs:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_exemplars() -> tuple[list[str], np.ndarray]:
+    """(texts, class indices) of the training set, normalised as prompts are at run time."""
+    texts: list[str] = []
+    labels: list[int] = []
+    for index, name in enumerate(CLASSES):
+        lines = (EXEMPLAR_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+        lines = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if name == "benign":
+            lines += world_captions(WORLD_CAPTIONS)
+        lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
+        texts += [without_allowed(line) for line in lines]
+        labels += [index] * len(lines)
+    return texts, np.array(labels)
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """Pooled, L2-normalised MiniLM vectors (B, 384) as float32 numpy."""
+    from transformers.utils import logging as transformers_logging
+
+    from kinema.text.encoder import default_encoder
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar in `kinema moderate`
+    return default_encoder().encode(texts).pooled.numpy().astype(np.float32)
+
+
+def fit(x: np.ndarray, y: np.ndarray, classes: int = len(CLASSES)) -> tuple[np.ndarray, np.ndarray]:
+    """Class-balanced multinomial logistic regression, full-batch L-BFGS in torch."""
+    import torch
+
+    torch.manual_seed(0)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    counts = torch.bincount(yt, minlength=classes).float()
+    class_weight = counts.sum() / (classes * counts.clamp(min=1))
+    weight = torch.zeros(classes, x.shape[1], requires_grad=True)
+    bias = torch.zeros(classes, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=STEPS, line_search_fn="strong_wolfe")
+    scale = 20.0  # sentence vectors are unit length: scale them so the logits can be confident
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        logits = scale * xt @ weight.T + bias
+        loss = torch.nn.functional.cross_entropy(logits, yt, weight=class_weight) + L2 * (weight**2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return (scale * weight).detach().numpy(), bias.detach().numpy()
+
+
+def train(folds: int = 5) -> tuple[Classifier, dict[str, float]]:
+    """Fit on all exemplars; pick each class's threshold by cross-validation. Returns the model
+    and the cross-validated recall / false-positive rate at those thresholds."""
+    texts, y = load_exemplars()
+    x = embed(texts)
+    order = np.random.default_rng(0).permutation(len(y))
+    held_out = np.zeros((len(y), len(CLASSES)))
+    for k in range(folds):
+        test = order[k::folds]
+        train_mask = np.ones(len(y), bool)
+        train_mask[test] = False
+        w, b = fit(x[train_mask], y[train_mask])
+        held_out[test] = Classifier(CLASSES, w, b, np.ones(len(CLASSES)), "").probabilities(x[test])
+    # Each harmful class gets the lowest threshold that refuses at most TARGET_FPR / 5 of the
+    # held-out benign exemplars under its name: classes that look like harmless prompts
+    # (copyright: "a yellow ... with red cheeks") need more confidence than violence does.
+    benign = held_out[y == 0]
+    allowed_refusals = int(TARGET_FPR / (len(CLASSES) - 1) * len(benign))
+    thresholds = np.ones(len(CLASSES))
+    for c in range(1, len(CLASSES)):
+        scores = np.sort(benign[:, c])
+        thresholds[c] = min(max(float(scores[len(scores) - 1 - allowed_refusals]) + 1e-4, MIN_THRESHOLD), 0.97)
+    refused = (held_out[:, 1:] >= thresholds[1:]).any(axis=1)
+    stats = {"cv_recall": float(refused[y > 0].mean()), "cv_fpr": float(refused[y == 0].mean()), "exemplars": float(len(y)),
+             **{f"threshold_{CLASSES[c]}": float(thresholds[c]) for c in range(1, len(CLASSES))}}
+    weight, bias = fit(x, y)
+    return Classifier(CLASSES, weight, bias, thresholds, exemplar_hash()), stats
+
+
+@lru_cache(maxsize=1)
+def load_classifier() -> Classifier:
+    if not CLASSIFIER_PATH.exists():
+        raise RuntimeError(f"the semantic classifier {CLASSIFIER_PATH} is missing; train it with: python -m kinema.safety.semantic")
+    return Classifier.from_json(CLASSIFIER_PATH.read_text())
+
+
+@lru_cache(maxsize=4096)
+def classify(text: str) -> tuple[str | None, float]:
+    """(category or None, probability) for one prompt: the harmful class that passes its threshold
+    with the highest probability, else None and the highest harmful probability."""
+    model = load_classifier()
+    readable = without_allowed(text)
+    if not readable:
+        return None, 0.0
+    p = model.probabilities(embed([readable]))[0]
+    over = [c for c in range(1, len(p)) if p[c] >= model.threshold[c]]
+    best = max(over, key=lambda c: p[c]) if over else int(np.argmax(p[1:])) + 1
+    return (model.classes[best] if over else None), float(p[best])
+
+
+if __name__ == "__main__":
+    classifier, cv = train()
+    CLASSIFIER_PATH.write_text(classifier.to_json())
+    print(f"wrote {CLASSIFIER_PATH} ({CLASSIFIER_PATH.stat().st_size // 1024} KB); cross-validation: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))
