@@ -72,29 +72,39 @@ def _read(name: str) -> list[str]:
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
+def _forms(category: str, words: tuple[str, ...], exact: bool) -> set[tuple[str, ...]]:
+    """The word sequences that spell one lexicon entry."""
+    if exact:
+        return {words}
+    if category in INFLECTED:  # verbs and nouns: kill -> kills, killed, killing, killer
+        forms = {(first, *words[1:]) for first in inflections(words[0])}
+    else:  # names and brands, also in the plural ("two mickey mouses")
+        forms = {words, (*words[:-1], words[-1] + "s")}
+    if len(words) > 1:  # written as one word: "spiderman", "mickeymouse", "donaldtrump"
+        forms.add(("".join(words),))
+        if category not in INFLECTED:
+            forms.add(("".join(words) + "s",))
+    return forms
+
+
 def _terms(category: str) -> list[Term]:
     out = []
     for entry in _read(f"{category}.txt"):
-        weak, exact = entry.startswith("~"), entry.startswith("=")
         text = entry.lstrip("~=")
         words = _words(text)
         if not words:
             raise ValueError(f"lexicon {category}.txt has an entry with no words: {entry!r}")
-        if exact:
-            firsts = {words[0]}
-        elif category in INFLECTED:
-            firsts = inflections(words[0])
-        else:
-            firsts = {words[0], words[0] + "s"} if len(words) == 1 else {words[0]}
-        if len(words) > 1 and category not in INFLECTED and not exact:  # "donald trump's" -> trumps
-            out.append(Term(category, text, words[:-1] + (words[-1] + "s",), weak))
-        for first in firsts:
-            out.append(Term(category, text, (first, *words[1:]), weak))
-        if len(words) > 1:  # "spider-man" written "spiderman", "mickeymouse"
-            out.append(Term(category, text, ("".join(words),), weak))
-            if category not in INFLECTED:
-                out.append(Term(category, text, ("".join(words) + "s",), weak))
+        for form in sorted(_forms(category, words, exact=entry.startswith("="))):
+            out.append(Term(category, text, form, weak=entry.startswith("~")))
     return out
+
+
+def _single_words(name: str) -> list[str]:
+    words = [_words(line) for line in _read(name)]
+    bad = [" ".join(w) for w in words if len(w) != 1]
+    if bad:
+        raise ValueError(f"{name} holds single words only, got {bad}")
+    return [w[0] for w in words]
 
 
 @lru_cache(maxsize=1)
@@ -107,8 +117,8 @@ def load_lexicon() -> Lexicon:
     allow = tuple(sorted({_words(p) for p in _read("allow.txt")}, key=len, reverse=True))
     return Lexicon(
         by_first={k: tuple(v) for k, v in by_first.items()},
-        targets=frozenset(w for line in _read("targets.txt") for w in [" ".join(_words(line))]),
-        blockers=frozenset(" ".join(_words(line)) for line in _read("blockers.txt")),
+        targets=frozenset(_single_words("targets.txt")),
+        blockers=frozenset(_single_words("blockers.txt")),
         allow=allow,
     )
 
