@@ -62,6 +62,24 @@ def check_frames(frames: int) -> None:
         raise ValueError(f"frames {frames} is not supported; use 1 + 4k frames: {allowed} (at 8 fps, 33 frames = 4 s)")
 
 
+def load_vae(folder: Path | str) -> VideoVAE:
+    """The VAE of a weights folder (vae.json + vae*.safetensors), in eval mode."""
+    raw = load_config(Path(folder), "vae")["vae"]
+    cfg = VAEConfig(**{**raw, "channels": tuple(raw["channels"]), "latent_mean": tuple(raw["latent_mean"]),
+                       "latent_std": tuple(raw["latent_std"])})
+    vae = VideoVAE(cfg)
+    vae.load_state_dict(load_weights(Path(folder), "vae"))
+    return vae.eval()
+
+
+def load_dit(folder: Path | str) -> DiT:
+    """The diffusion transformer of a weights folder (dit.json + dit*.safetensors), in eval mode."""
+    raw = load_config(Path(folder), "dit")["dit"]
+    dit = DiT(DiTConfig(**{**raw, "patch": tuple(raw["patch"])}))
+    dit.load_state_dict(load_weights(Path(folder), "dit"))
+    return dit.eval()
+
+
 @dataclass
 class Pipeline:
     vae: VideoVAE
@@ -74,14 +92,7 @@ class Pipeline:
         folder = Path(folder) if folder is not None else weights_dir()
         if not folder.is_dir():
             raise FileNotFoundError(f"no Kinema weights folder at {folder}")
-        vae_cfg = load_config(folder, "vae")["vae"]
-        vae = VideoVAE(VAEConfig(**{**vae_cfg, "channels": tuple(vae_cfg["channels"]),
-                                    "latent_mean": tuple(vae_cfg["latent_mean"]), "latent_std": tuple(vae_cfg["latent_std"])}))
-        vae.load_state_dict(load_weights(folder, "vae"))
-        dit_cfg = load_config(folder, "dit")["dit"]
-        dit = DiT(DiTConfig(**{**dit_cfg, "patch": tuple(dit_cfg["patch"])}))
-        dit.load_state_dict(load_weights(folder, "dit"))
-        return cls(vae.eval(), dit.eval(), default_encoder(), folder.name)
+        return cls(load_vae(folder), load_dit(folder), default_encoder(), folder.name)
 
     def text(self, prompts: list[str]) -> TextContext:
         states = self.encoder.encode(prompts)

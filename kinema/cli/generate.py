@@ -23,6 +23,7 @@ def generate_command(
     seed: int = typer.Option(0, help="Random seed: the same seed and options give the same video."),
     solver: str = typer.Option("euler", help="ODE solver: euler, or heun (2nd order, two model calls a step)."),
     weights: Path = typer.Option(None, help="Weights folder (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS)."),
+    enhance: bool = typer.Option(True, "--enhance/--no-enhance", help="Expand a short prompt into the detailed caption style the model was trained on (shown before generating)."),
     no_prompt_check: bool = typer.Option(False, "--no-prompt-check", help="Research only: skip prompt moderation (recorded in the C2PA manifest)."),
     no_frame_check: bool = typer.Option(False, "--no-frame-check", help="Research only: skip the generated-frame check (recorded in the manifest)."),
     no_watermark: bool = typer.Option(False, "--no-watermark", help="Research only: skip the invisible watermark (recorded in the manifest)."),
@@ -42,18 +43,25 @@ def generate_command(
     from kinema.video import check_output_path
 
     check_output_path(output, frames)
-    parse_size(size)
+    width, height = parse_size(size)
     check_frames(frames)
     if not prompt.strip():
         raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
     safety = SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark)
-    enforce_prompt(prompt, safety)  # refuse before loading anything
+    enforce_prompt(prompt, safety)  # refuse before loading anything (the raw prompt: enhancing drops unknown words)
+    model_prompt = prompt
+    if enhance:
+        from kinema.text.enhance import enhance as enhance_prompt
+
+        enhanced = enhance_prompt(prompt, (width, height), frames)
+        console.print(enhanced.describe(), highlight=False)
+        model_prompt = enhanced.text
     with console.status("loading the model"):
         pipe = load_pipeline(str(weights) if weights else None)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("generating", total=steps)
-        video = pipe.generate(prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,
+        video = pipe.generate(model_prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,
                               on_step=lambda i, n: bar.update(task, completed=i), safety=safety)
-    settings = {"prompt": prompt, "size": size, "frames": frames, "steps": steps, "guidance": guidance, "seed": seed, "solver": solver}
+    settings = {"prompt": prompt, "model_prompt": model_prompt, "size": size, "frames": frames, "steps": steps, "guidance": guidance, "seed": seed, "solver": solver}
     save(video, output, model_name=pipe.name, settings=settings, safety=safety)
     console.print(f"wrote {output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s)")

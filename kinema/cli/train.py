@@ -54,17 +54,14 @@ def cache_command(
     """Encode world clips and captions once into a latent cache for DiT training."""
     import torch
 
-    from kinema.models.vae import VAEConfig, VideoVAE
+    from kinema.pipeline import load_vae
     from kinema.text.encoder import default_encoder
-    from kinema.train.checkpoint import load_config, load_weights
     from kinema.train.data import WorldData
     from kinema.train.latents import build_cache
 
     if threads:
         torch.set_num_threads(threads)
-    raw = load_config(weights, "vae")["vae"]
-    vae = VideoVAE(VAEConfig(**{**raw, "channels": tuple(raw["channels"]), "latent_mean": tuple(raw["latent_mean"]), "latent_std": tuple(raw["latent_std"])}))
-    vae.load_state_dict(load_weights(weights, "vae"))
+    vae = load_vae(weights)
     data = WorldData(seed=seed, distribution=distribution)
     build_cache(vae, default_encoder(), data, output, shards)
 
