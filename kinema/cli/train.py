@@ -74,6 +74,8 @@ def dit_command(
     preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large."),
     steps: int = typer.Option(50_000, help="Total optimizer steps."),
     lr: float = typer.Option(3e-4, help="Peak learning rate."),
+    warmup: int = typer.Option(500, help="Linear learning-rate warmup steps."),
+    checkpoint_every: int = typer.Option(250, help="Steps between checkpoints (and weight exports)."),
     export: Path = typer.Option(SHIPPED, help="Write EMA weights here at each checkpoint."),
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
@@ -92,7 +94,7 @@ def dit_command(
     if threads:
         torch.set_num_threads(threads)
     cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache))
-    cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
+    cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)
     init_state = load_weights(init, "dit") if init else None
