@@ -77,6 +77,8 @@ def dit_command(
     warmup: int = typer.Option(500, help="Linear learning-rate warmup steps."),
     checkpoint_every: int = typer.Option(250, help="Steps between checkpoints (and weight exports)."),
     export: Path = typer.Option(SHIPPED, help="Write EMA weights here at each checkpoint."),
+    eval_every: int = typer.Option(0, help="Every N steps (a multiple of --checkpoint-every), score a KinemaBench subset with the EMA weights into RUN/bench.jsonl (0: off)."),
+    vae: Path = typer.Option(SHIPPED, help="The VAE the cache was encoded with (decodes the periodic benchmark's videos)."),
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
     device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
@@ -93,7 +95,9 @@ def dit_command(
         raise ValueError(f"preset {preset!r} is not known; use one of: {', '.join(PRESETS)}")
     if threads:
         torch.set_num_threads(threads)
-    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache))
+    if eval_every and eval_every % checkpoint_every:
+        raise ValueError(f"--eval-every {eval_every} must be a multiple of --checkpoint-every {checkpoint_every}")
+    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache), eval_every=eval_every, vae=str(vae))
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)

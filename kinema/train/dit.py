@@ -31,6 +31,9 @@ class DiTTrainConfig:
     token_budget: int = 144 * 16  # tokens per batch (16 four-second clips, or 144 images)
     caption_dropout: float = 0.1
     condition_rate: float = 0.3  # share of multi-frame samples trained with some frames given clean
+    eval_every: int = 0  # run a KinemaBench subset on the EMA weights every N steps (0: never)
+    eval_prompts: int = 8  # how many prompts of the "ci" subset (cost: one generation + scoring each)
+    vae: str = "weights/kinema-tiny"  # the VAE that made the cache, to decode for the benchmark
     optim: OptimConfig = OptimConfig(steps=50_000, lr=3e-4, warmup=500, ema_decay=0.999, checkpoint_every=250)
 
 
@@ -85,6 +88,31 @@ def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: T
     return loss, {"frames": frames}
 
 
+def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) -> dict[str, Any]:
+    """Generate and score the first `cfg.eval_prompts` prompts of KinemaBench's ci subset with the
+    EMA weights (on the CPU, 10 steps, safety layers off: an internal measurement), and append the
+    summary to run_dir/bench.jsonl: the learning curve in benchmark scores, not only in loss."""
+    import copy
+    import json
+    import time
+
+    from kinema.eval.bench import run_suite
+    from kinema.eval.suite import Suite, load_suite
+    from kinema.pipeline import Pipeline, load_vae
+    from kinema.safety import SafetySettings
+    from kinema.text.encoder import default_encoder
+
+    pipe = Pipeline(load_vae(cfg.vae), copy.deepcopy(ema_model).cpu().eval(), default_encoder())
+    suite = load_suite(subset="ci")
+    suite = Suite(suite.name, suite.entries[: cfg.eval_prompts])
+    off = SafetySettings.off("prompt", "frames", "watermark")
+    results = run_suite(suite, lambda e: pipe.generate(e.prompt, size=e.size, frames=e.frames, steps=10, seed=e.seed, safety=off))
+    record = {"step": step, "time": time.time(), "prompts": len(suite.entries), "summary": results["summary"]}
+    with (Path(run_dir) / "bench.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
+    return record
+
+
 def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to: Path | None = None,
               progress: bool = True, init_state: dict[str, Any] | None = None, device: str = "cpu") -> DiT:
     torch.manual_seed(cfg.seed)
@@ -99,6 +127,8 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
         cache.rescan()  # pick up shards a concurrent `kinema train cache` has written
         if export_to is not None:
             save_weights(Path(export_to), "dit", ema.model, {"dit": asdict(cfg.model), "step": step})
+        if cfg.eval_every and step % cfg.eval_every == 0:
+            bench_subset(step, ema.model, cfg, run_dir)
 
     job = Job(
         name="dit",
