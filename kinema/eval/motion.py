@@ -71,7 +71,9 @@ def _early_velocity(ctx: Context, track: Track, frames_wanted: int | None = None
 
 
 def _zoom(ctx: Context, track: Track) -> float:
-    return ctx.scene.shots[ctx.analysis.shot_index(int(track.frames[0]))].zoom
+    # A generated video may cut more often than its prompt asks: extra shots keep the last framing.
+    shots = ctx.scene.shots
+    return shots[min(ctx.analysis.shot_index(int(track.frames[0])), len(shots) - 1)].zoom
 
 
 def direction(ctx: Context) -> float | None:

@@ -107,3 +107,20 @@ def test_short_prompt_leaves_size_and_camera_unjudged() -> None:
     score = score_video(render(scene).frames, "red ball sliding right")
     assert score.categories["size"] is None and score.categories["camera"] is None
     assert score.categories["direction"] >= 0.9 and score.overall >= 0.9
+
+
+def test_more_cuts_than_the_prompt_asks_for_is_scored_not_a_crash() -> None:
+    """A model may cut where the prompt has one shot: the video is scored (identity and motion
+    judged on what is there), never an IndexError."""
+    import numpy as np
+
+    from kinema.eval import score_video
+    from kinema.world import parse_prompt, place, render
+
+    prompt = "a large red circle slides to the right on a black background"
+    # the prompted object first appears after a cut the prompt never asked for
+    first = render(place(parse_prompt("a large blue square rests on a black background", frames=17), 0)).frames
+    other = render(place(parse_prompt("a large red circle slides to the right on a forest background", frames=16), 1)).frames
+    score = score_video(np.concatenate([first, other]), prompt)
+    assert score.categories["color"] == 1.0
+    assert 0.0 <= score.overall <= 1.0
