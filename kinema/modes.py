@@ -49,6 +49,7 @@ from kinema.models.vae import TEMPORAL
 from kinema.pipeline import DEFAULT_FRAMES, Pipeline, check_frames, finish, parse_size
 from kinema.pixels import tensor_to_frames
 from kinema.safety import SafetySettings, enforce_prompt
+from kinema.text.prompt import check_prompt
 from kinema.video import Video
 from kinema.world.scene import DEFAULT_FPS, MAX_FRAMES, validate_canvas
 
@@ -315,8 +316,7 @@ def loop(pipe: Pipeline, source: str | Video, frames: int = DEFAULT_FRAMES, brid
     _check_new(bridge, "bridge frames")
     _check_context(context)
     if isinstance(source, str):
-        if not source.strip():
-            raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
+        check_prompt(source)
         prompt = prompt or source
         width, height = parse_size(size)
         check_frames(frames)

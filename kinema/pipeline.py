@@ -31,6 +31,7 @@ from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, time
 from kinema.models.dit import DiT, DiTConfig, TextContext
 from kinema.models.vae import SPATIAL, TEMPORAL, VAEConfig, VideoVAE, latent_frames
 from kinema.text.encoder import TextEncoder, default_encoder
+from kinema.text.prompt import check_prompt
 from kinema.train.checkpoint import load_config, load_weights
 from kinema.pixels import tensor_to_frames
 from kinema.safety import SafetySettings, enforce_frames, enforce_prompt
@@ -113,8 +114,7 @@ class Pipeline:
     ) -> Video:
         """Raises ValueError for bad options and `kinema.safety.RefusedError` for a refused prompt
         or a withheld video (with the category and reason)."""
-        if not prompt or not prompt.strip():
-            raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
+        check_prompt(prompt)
         width, height = parse_size(size)
         check_frames(frames)
         config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)

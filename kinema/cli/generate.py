@@ -40,13 +40,13 @@ def generate_command(
 
     from kinema.pipeline import check_frames, load_pipeline, parse_size, save
     from kinema.safety import SafetySettings, enforce_prompt
+    from kinema.text.prompt import check_prompt
     from kinema.video import check_output_path
 
     check_output_path(output, frames)
     width, height = parse_size(size)
     check_frames(frames)
-    if not prompt.strip():
-        raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
+    check_prompt(prompt)
     safety = SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark)
     enforce_prompt(prompt, safety)  # refuse before loading anything (the raw prompt: enhancing drops unknown words)
     model_prompt = prompt

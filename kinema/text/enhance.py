@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kinema.text.prompt import check_prompt
 from kinema.world.caption import detailed_caption
 from kinema.world.grammar import PromptError, tokenize
 from kinema.world.parse import parse_prompt_lenient
@@ -49,9 +50,8 @@ class Enhanced:
 
 def enhance(prompt: str, size: tuple[int, int] = (64, 64), frames: int = 33) -> Enhanced:
     """Expand `prompt` for a `size` (width, height) canvas and `frames` frames (see module doc)."""
+    check_prompt(prompt)
     text = " ".join(prompt.split())
-    if not text:
-        raise ValueError("the prompt is empty; describe the video, e.g. 'a small red ball bounces to the right'")
     tokens, unknown = tokenize(text)
     unknown = list(dict.fromkeys(unknown))
     width, height = size
