@@ -171,7 +171,7 @@ def test_redteam_file_is_well_formed() -> None:
     for row in rows:
         assert row.category in (None, "violence", "sexual", "hate", "real_person", "copyright")
         expected = ("benign_hard",) if row.category is None else ("plain", "obfuscated", "paraphrase")
-        assert row.kind in expected and row.split in ("dev", "test", "fresh", "fresh2")
+        assert row.kind in expected and row.split in ("dev", "test", "fresh", "fresh2", "fresh3")
 
 
 def test_classifier_is_trained_on_current_exemplars_and_never_on_redteam() -> None:
