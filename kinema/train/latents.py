@@ -9,14 +9,24 @@ core-second count. Shards are safetensors files, one bucket (latent shape) each:
   shard_000123.json          captions, and the bucket (width, height, frames)
 
 `LatentCache` loads every shard (rescanning picks up shards written since), groups them by latent
-shape and samples batches with a token budget, as a pure function of the step.
+shape and samples batches with a token budget, as a pure function of the step (and of the rank:
+with `world_size` > 1, rank r draws only clips r, r + world_size, ... of each bucket).
+
+Two writers share the format: `build_cache` encodes procedural world batches (`shard_000123`);
+`build_video_cache` encodes a scanned video folder (kinema.train.video_data) into shards named by
+bucket (`shard_112x64x17_00003`), whose sidecars also list the source files and crop starts. The
+video cache's plan (which clips go into which shard) is fixed in `cache.json` on the first run, so
+a rerun skips finished shards and resumes exactly; files that fail to decode are logged, listed in
+`skipped.jsonl` and left out.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,13 +36,15 @@ from kinema.models.vae import VideoVAE
 from kinema.text.encoder import MAX_TOKENS, TEXT_DIM, TextEncoder
 from kinema.train.data import WorldData, world_batch
 
+log = logging.getLogger("kinema.data")
+
 
 def build_cache(vae: VideoVAE, encoder: TextEncoder, data: WorldData, out_dir: Path, shards: int,
                 progress: bool = True) -> int:
     """Encode world batches into shards; resumes after the last complete shard. Returns shards written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = {int(p.stem.split("_")[1]) for p in out_dir.glob("shard_*.json")}
+    done = {int(p.stem.split("_")[1]) for p in out_dir.glob("shard_*.json") if p.stem.split("_")[1].isdigit()}
     todo = [i for i in range(shards) if i not in done]
     iterator = todo
     if progress:
@@ -45,18 +57,116 @@ def build_cache(vae: VideoVAE, encoder: TextEncoder, data: WorldData, out_dir: P
         with torch.no_grad():
             latents = vae.encode(batch.pixels)
         text = encoder.encode(batch.captions)
-        tensors = {
-            "latents": latents.half().contiguous(),
-            "tokens": text.tokens.half().contiguous(),
-            "mask": text.mask.contiguous(),
-            "pooled": text.pooled.half().contiguous(),
-        }
-        path = out_dir / f"shard_{index:06d}"
-        save_file(tensors, str(path) + ".safetensors")
         _, _, frames, height, width = batch.pixels.shape
-        # The JSON is written last: a shard counts as complete only when its sidecar exists.
-        (path.with_suffix(".json")).write_text(json.dumps({"captions": batch.captions, "bucket": [width, height, frames]}))
+        write_shard(out_dir / f"shard_{index:06d}", latents, text, {"captions": batch.captions, "bucket": [width, height, frames]})
     return len(todo)
+
+
+def write_shard(path: Path, latents: torch.Tensor, text: Any, sidecar: dict[str, Any]) -> None:
+    """One shard: tensors first, the JSON sidecar last (a shard counts as complete only when its
+    sidecar exists, so an interrupted write is redone)."""
+    tensors = {
+        "latents": latents.half().contiguous(),
+        "tokens": text.tokens.half().contiguous(),
+        "mask": text.mask.contiguous(),
+        "pooled": text.pooled.half().contiguous(),
+    }
+    save_file(tensors, str(path) + ".safetensors")
+    Path(str(path) + ".json").write_text(json.dumps(sidecar))
+
+
+def _video_plan(clips: list, crops: int, shard_clips: int) -> list[dict[str, Any]]:
+    """Shards of one bucket each: clips sorted by path, `crops` random crops each, `shard_clips` a shard."""
+    by_bucket: dict[Any, list[tuple[str, int]]] = {}
+    for clip in clips:
+        for crop in range(crops):
+            by_bucket.setdefault(clip.bucket, []).append((str(clip.item.path), crop))
+    plan = []
+    for bucket in sorted(by_bucket):
+        keys = sorted(by_bucket[bucket])
+        for k, start in enumerate(range(0, len(keys), shard_clips)):
+            plan.append({"name": f"shard_{bucket.name}_{k:05d}", "clips": [list(key) for key in keys[start : start + shard_clips]]})
+    return plan
+
+
+def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir: Path, config: Any = None,
+                      crops: int = 1, shard_clips: int = 16, workers: int = 2, progress: bool = True) -> dict[str, int]:
+    """Encode the usable clips of a video folder or manifest into bucket shards; resumable.
+
+    `config` is a kinema.train.video_data.VideoDataConfig (default one if None); `crops` random
+    temporal crops are cached per video. Returns counts: shards written, already done, clips
+    encoded, clips skipped (at scan or decode time)."""
+    from kinema.train.video_data import SkipLog, VideoClips, VideoDataConfig, collate_clips, scan
+
+    config = config or VideoDataConfig()
+    if crops < 1 or shard_clips < 1:
+        raise ValueError(f"crops ({crops}) and shard_clips ({shard_clips}) must be at least 1")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = {"source": str(Path(source).resolve()), "data": asdict(config), "crops": crops, "shard_clips": shard_clips}
+    result = scan(source, config, progress=progress)
+    skips = SkipLog()
+    skips.counts.update(result.skip_counts())
+    manifest_path = out_dir / "cache.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["options"] != options:
+            raise ValueError(f"{out_dir} was built with other options ({manifest['options']}); "
+                             "rerun with the same options to resume, or give a new --output folder")
+        plan = manifest["plan"]
+        planned = {path for shard in plan for path, _ in shard["clips"]}
+        new = [c for c in result.clips if str(c.item.path) not in planned]
+        if new:
+            log.warning(f"{len(new)} videos are not in the plan of {out_dir} (added after it was started); "
+                        "build a new cache to include them")
+    else:
+        plan = _video_plan(result.clips, crops, shard_clips)
+        manifest_path.write_text(json.dumps({"options": options, "plan": plan}, indent=1))
+    skipped_log = out_dir / "skipped.jsonl"
+    empty = set()
+    if skipped_log.exists():
+        empty = {json.loads(line).get("empty_shard") for line in skipped_log.read_text().splitlines() if line.strip()}
+    done = {p.stem for p in out_dir.glob("shard_*.json")} | empty
+    todo = [shard for shard in plan if shard["name"] not in done]
+    clips = {str(c.item.path): i for i, c in enumerate(result.clips)}
+    keys_of = []
+    for shard in todo:  # a planned file that no longer scans is skipped (it was counted by the scan)
+        keys_of.append([(clips[path], crop) for path, crop in shard["clips"] if path in clips])
+    dataset = VideoClips(result.clips, config)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=keys_of, num_workers=workers if todo else 0,
+                                         collate_fn=collate_clips)
+    bar = None
+    if progress and todo:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("[bold]caching"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"), TimeRemainingColumn())
+        bar.start()
+        task = bar.add_task("caching", total=len(plan), completed=len(plan) - len(todo))
+    vae.eval()
+    encoded = 0
+    try:
+        for shard, batch in zip(todo, loader):
+            skips.add(batch.skipped)
+            with skipped_log.open("a") as handle:
+                for skip in batch.skipped:
+                    handle.write(json.dumps({"path": str(skip.path), "reason": skip.reason, "detail": skip.detail}) + "\n")
+                if not len(batch):
+                    handle.write(json.dumps({"empty_shard": shard["name"]}) + "\n")
+            if len(batch):
+                with torch.no_grad():  # a few clips at a time: big buckets are memory-hungry on a CPU
+                    latents = torch.cat([vae.encode(part) for part in batch.pixels.split(4)])
+                _, _, frames, height, width = batch.pixels.shape
+                sidecar = {"captions": batch.captions, "bucket": [width, height, frames],
+                           "sources": [str(p) for p in batch.paths], "starts": batch.starts}
+                write_shard(out_dir / shard["name"], latents, encoder.encode(batch.captions), sidecar)
+                encoded += len(batch)
+            if bar is not None:
+                bar.advance(task)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return {"shards_written": len(todo), "shards_done_before": len(plan) - len(todo), "clips_encoded": encoded,
+            "clips_skipped": sum(skips.counts.values())}
 
 
 @dataclass
@@ -107,18 +217,28 @@ class LatentCache:
     def __len__(self) -> int:
         return sum(len(g["captions"]) for g in self.groups.values())
 
-    def batch(self, step: int, seed: int = 0) -> LatentBatch:
+    def batch(self, step: int, seed: int = 0, rank: int = 0, world_size: int = 1) -> LatentBatch:
+        """The batch of `step`: one bucket, drawn in proportion to its clips, sized by the token
+        budget. With world_size > 1, rank r draws from its own share of every bucket (clips r,
+        r + world_size, ...), so ranks never train on the same clip in a step."""
         if not self.groups:
-            raise ValueError(f"the latent cache {self.folder} is empty; build it with `kinema train cache`")
-        rng = np.random.default_rng([seed, step])
+            raise ValueError(f"the latent cache {self.folder} is empty; build it with `kinema train cache` or `kinema data cache`")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} must be in 0..{world_size - 1} for world_size {world_size}")
+        # world_size 1 keeps the original stream, so running trainings continue unchanged.
+        rng = np.random.default_rng([seed, step] if world_size == 1 else [seed, step, rank])
         keys = sorted(self.groups)
-        sizes = np.array([len(self.groups[k]["captions"]) for k in keys], dtype=np.float64)
+        sizes = np.array([len(range(rank, len(self.groups[k]["captions"]), world_size)) for k in keys], dtype=np.float64)
+        if sizes.sum() == 0:
+            raise ValueError(f"the latent cache {self.folder} has fewer clips than world_size {world_size}")
         key = keys[int(rng.choice(len(keys), p=sizes / sizes.sum()))]
         group = self.groups[key]
         _, frames, h, w = key
         tokens_per_clip = frames * h * w // self.patch_tokens
-        size = max(1, min(self.max_batch, self.token_budget // tokens_per_clip, len(group["captions"])))
-        index = torch.from_numpy(rng.choice(len(group["captions"]), size=size, replace=False))
+        mine = np.arange(rank, len(group["captions"]), world_size)
+        size = max(1, min(self.max_batch, self.token_budget // tokens_per_clip, len(mine)))
+        index = torch.from_numpy(mine[rng.choice(len(mine), size=size, replace=False)] if world_size > 1
+                                 else rng.choice(len(group["captions"]), size=size, replace=False))
         mask = group["mask"][0][index]
         length = int(mask.sum(1).max())
         return LatentBatch(
