@@ -174,7 +174,9 @@ def _manifest_rows(path: Path) -> list[tuple[int, dict]]:
 
 
 def _open_error(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
+    # FFmpeg errors carry the path and an errno in str(); the reason alone reads better in a table.
+    text = getattr(error, "strerror", None) if isinstance(error, av.FFmpegError) else None
+    text = text or str(error) or type(error).__name__
     return text.splitlines()[0][:200]
 
 
