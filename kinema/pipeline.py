@@ -15,6 +15,7 @@ invisible watermark. `save(video, path, ...)` writes the file and signs it with 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,11 +90,23 @@ class Pipeline:
     name: str = "kinema-tiny"
 
     @classmethod
-    def from_pretrained(cls, folder: Path | str | None = None) -> Pipeline:
+    def from_pretrained(cls, folder: Path | str | None = None, lora: Path | str | None = None, lora_scale: float = 1.0) -> Pipeline:
+        """The pipeline of a weights folder; `lora` adds fine-tuned adapters (`kinema finetune`)
+        at `lora_scale` (0: the base model, 1: as trained), merged into the weights so that
+        generation costs what it costs without them."""
         folder = Path(folder) if folder is not None else weights_dir()
         if not folder.is_dir():
             raise FileNotFoundError(f"no Kinema weights folder at {folder}")
-        return cls(load_vae(folder), load_dit(folder), default_encoder(), folder.name)
+        dit = load_dit(folder)
+        name = folder.name
+        if lora is not None:
+            from kinema.models.lora import load_lora
+
+            if not math.isfinite(lora_scale):
+                raise ValueError(f"lora_scale {lora_scale} must be a finite number (0: off, 1: as trained)")
+            load_lora(dit, lora, strength=lora_scale, merge=True)
+            name = f"{folder.name}+lora:{Path(lora).name}@{lora_scale:g}"
+        return cls(load_vae(folder), dit, default_encoder(), name)
 
     def text(self, prompts: list[str]) -> TextContext:
         states = self.encoder.encode(prompts)
@@ -158,10 +171,12 @@ def save(video: Video, path: Path | str, *, model_name: str = "kinema-tiny", set
 
 
 @lru_cache(maxsize=2)
-def load_pipeline(folder: str | None = None) -> Pipeline:
-    return Pipeline.from_pretrained(folder)
+def load_pipeline(folder: str | None = None, lora: str | None = None, lora_scale: float = 1.0) -> Pipeline:
+    return Pipeline.from_pretrained(folder, lora=lora, lora_scale=lora_scale)
 
 
-def generate(prompt: str, *, weights: str | None = None, **kwargs) -> Video:  # type: ignore[no-untyped-def]
-    """Text to video with the shipped model (or `weights`); see `Pipeline.generate` for options."""
-    return load_pipeline(weights).generate(prompt, **kwargs)
+def generate(prompt: str, *, weights: str | None = None, lora: str | None = None, lora_scale: float = 1.0,
+             **kwargs) -> Video:  # type: ignore[no-untyped-def]
+    """Text to video with the shipped model (or `weights`, plus a `lora` at `lora_scale`); see
+    `Pipeline.generate` for options."""
+    return load_pipeline(weights, None if lora is None else str(lora), lora_scale).generate(prompt, **kwargs)

@@ -23,6 +23,8 @@ def generate_command(
     seed: int = typer.Option(0, help="Random seed: the same seed and options give the same video."),
     solver: str = typer.Option("euler", help="ODE solver: euler, or heun (2nd order, two model calls a step)."),
     weights: Path = typer.Option(None, help="Weights folder (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS)."),
+    lora: Path = typer.Option(None, "--lora", help="LoRA adapters from `kinema finetune` (a folder with lora.safetensors + lora.json) on top of --weights."),
+    lora_scale: float = typer.Option(1.0, "--lora-scale", help="How strongly the LoRA applies: 0 = off, 1 = as trained; 0.6-0.9 often keeps more of the base model."),
     enhance: bool = typer.Option(True, "--enhance/--no-enhance", help="Expand a short prompt into the detailed caption style the model was trained on (shown before generating)."),
     no_prompt_check: bool = typer.Option(False, "--no-prompt-check", help="Research only: skip prompt moderation (recorded in the C2PA manifest)."),
     no_frame_check: bool = typer.Option(False, "--no-frame-check", help="Research only: skip the generated-frame check (recorded in the manifest)."),
@@ -35,6 +37,8 @@ def generate_command(
     manifest (`kinema verify`).
 
     Example: kinema generate "a large blue square slides to the left" --size 96x64 --seed 1 -o square.mp4
+
+    With a fine-tuned LoRA: kinema generate "my clip's caption" --lora runs/finetune/lora --lora-scale 0.8
     """
     from rich.progress import Progress
 
@@ -57,11 +61,13 @@ def generate_command(
         console.print(enhanced.describe(), highlight=False)
         model_prompt = enhanced.text
     with console.status("loading the model"):
-        pipe = load_pipeline(str(weights) if weights else None)
+        pipe = load_pipeline(str(weights) if weights else None, str(lora) if lora else None, lora_scale)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("generating", total=steps)
         video = pipe.generate(model_prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,
                               on_step=lambda i, n: bar.update(task, completed=i), safety=safety)
     settings = {"prompt": prompt, "model_prompt": model_prompt, "size": size, "frames": frames, "steps": steps, "guidance": guidance, "seed": seed, "solver": solver}
+    if lora:
+        settings.update({"lora": str(lora), "lora_scale": lora_scale})
     save(video, output, model_name=pipe.name, settings=settings, safety=safety)
     console.print(f"wrote {output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s)")
