@@ -6,6 +6,11 @@ A training checkpoint is a folder written atomically (to `NAME.tmp`, then rename
   state.json                            step, configs, optimizer hyper-parameters, data position
   rng.safetensors                       torch and numpy RNG states, so a resumed run continues
                                         the same random stream
+A sharded checkpoint (written by DDP/FSDP runs, `kinema.train.distributed`) has the same
+state.json (with "format": "dcp" and the world size) and rng.safetensors (rank 0's), but weights,
+EMA and optimizer moments in `dcp/`, a torch.distributed.checkpoint folder: every rank writes its
+own shards, and any number of processes, including one plain process, reads it back (DCP
+reshards on load). Both formats resume in both loops.
 Shipped weights are EMA weights in fp16, split into files under 16 MiB, plus `config.json`; a run
 can start from them alone (`kinema train --init weights/...`).
 """
@@ -94,6 +99,121 @@ def load_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch
     rng = load_file(path / "rng.safetensors")
     set_rng_state(rng)
     return json.loads((path / "state.json").read_text()), rng
+
+
+def is_sharded(path: Path) -> bool:
+    return (Path(path) / "dcp" / ".metadata").exists()
+
+
+def _dcp_state(model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+
+    state: dict[str, Any] = {"model": get_model_state_dict(model), "ema": get_model_state_dict(ema)}
+    if optimizer is not None:
+        state["optim"] = get_optimizer_state_dict(model, optimizer)
+    return state
+
+
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if _distributed() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def save_sharded(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Every rank writes its shards of weights, EMA and optimizer (a collective: call it on all
+    ranks). Written to NAME.tmp and swapped in by rank 0, as `save_training` does; the folder must
+    be on a file system all ranks share."""
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    main = not _distributed() or dist.get_rank() == 0
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    _barrier()
+    dcp.save(_dcp_state(model, ema, optimizer), checkpoint_id=tmp / "dcp", no_dist=not _distributed())
+    if main:
+        save_file(rng_state(), tmp / "rng.safetensors")
+        world = dist.get_world_size() if _distributed() else 1
+        (tmp / "state.json").write_text(json.dumps({**state, "format": "dcp", "world_size": world}, indent=2))
+        old = path.with_name(path.name + ".old")
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    _barrier()
+
+
+def _dcp_load(tensors: dict[str, Any], path: Path) -> None:
+    import warnings
+
+    import torch.distributed.checkpoint as dcp
+
+    with warnings.catch_warnings():  # "assuming the intent is to load in a single process": it is
+        warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
+        dcp.load(tensors, checkpoint_id=Path(path) / "dcp", no_dist=not _distributed())
+
+
+def load_sharded(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+    """Read a sharded checkpoint into model, EMA and optimizer, whatever their wrapping (plain,
+    DDP, FSDP) and whatever world size wrote it; restores rank 0's RNG; returns state.json."""
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+    path = Path(path)
+    if not is_sharded(path):
+        raise FileNotFoundError(f"no sharded checkpoint at {path} (expected {path / 'dcp' / '.metadata'})")
+    tensors = _dcp_state(model, ema, optimizer)
+    _dcp_load(tensors, path)
+    set_model_state_dict(model, tensors["model"])
+    set_model_state_dict(ema, tensors["ema"])
+    if optimizer is not None:
+        set_optimizer_state_dict(model, optimizer, tensors["optim"])
+    set_rng_state(load_file(path / "rng.safetensors"))
+    return json.loads((path / "state.json").read_text())
+
+
+def load_checkpoint_weights(path: Path, module: nn.Module, which: str = "ema") -> dict[str, Any]:
+    """Load the "model" or "ema" weights of a training checkpoint of either format into a plain
+    module (e.g. to export or sample from a checkpoint written by 8 GPUs); returns state.json."""
+    if which not in ("model", "ema"):
+        raise ValueError(f"which {which!r} is not supported; use model or ema")
+    path = Path(path)
+    if is_sharded(path):
+        from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
+
+        tensors = {which: get_model_state_dict(module)}
+        _dcp_load(tensors, path)
+        set_model_state_dict(module, tensors[which])
+        return json.loads((path / "state.json").read_text())
+    if not (path / "state.json").exists():
+        raise FileNotFoundError(f"no training checkpoint at {path} (expected {path / 'state.json'})")
+    module.load_state_dict(load_file(path / f"{which}.safetensors"))
+    return json.loads((path / "state.json").read_text())
+
+
+def optimizer_state_by_name(optimizer: torch.optim.Optimizer, names: dict[int, str], path: Path) -> dict[str, Any]:
+    """A safetensors checkpoint's optimizer moments as a full, name-keyed optimizer state dict
+    (torch.distributed.checkpoint.state_dict's layout), so a run started on one process can resume
+    under DDP or FSDP. `names` maps id(param) -> canonical name for the optimizer's parameters."""
+    tensors = load_file(Path(path) / "optimizer.safetensors")
+    state: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        name, field = key.rsplit("::", 1)
+        state.setdefault(name, {})[field] = value
+    groups = [{**{k: v for k, v in group.items() if k != "params"}, "params": [names[id(p)] for p in group["params"]]}
+              for group in optimizer.param_groups]
+    return {"state": state, "param_groups": groups}
 
 
 def save_weights(folder: Path, name: str, module: nn.Module, config: dict[str, Any] | None = None) -> list[Path]:

@@ -18,6 +18,7 @@ from torch import nn
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
 from kinema.models.dit import PRESETS, DiT, DiTConfig, TextContext
 from kinema.train.checkpoint import save_weights
+from kinema.train.distributed import ParallelConfig, split_rows
 from kinema.train.ema import EMA
 from kinema.train.latents import LatentBatch, LatentCache
 from kinema.train.runner import Job, OptimConfig, run
@@ -62,8 +63,10 @@ def random_keep_mask(frames: int, batch: int, rate: float, generator: torch.Gene
     return keep if keep.any() else None
 
 
-def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-    device = next(model.parameters()).device
+def _draw(batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator: torch.Generator, device: torch.device
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, TextContext, int]:
+    """One step's randomness for the whole batch: caption dropout, timesteps, keep masks, noise.
+    Returns x0, noise, per-frame timesteps, keep mask, text (on `device`) and the latent frames."""
     x0 = batch.latents.to(device)
     b, _, frames, h, w = x0.shape
     tokens, mask, pooled = batch.tokens, batch.mask, batch.pooled  # moved to the device below
@@ -83,9 +86,48 @@ def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: T
     noise = torch.randn(x0.shape, generator=generator).to(device)
     t_frames = t_frames.to(device)
     text = TextContext(tokens.to(device), mask.to(device), pooled.to(device))
+    return x0, noise, t_frames, keep, text, frames
+
+
+def dit_loss(model: nn.Module, batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    device = next(model.parameters()).device
+    x0, noise, t_frames, keep, text, frames = _draw(batch, cfg, empty, generator, device)
     velocity = model(noise_latents(x0, noise, t_frames), t_frames, text)
     loss = flow_loss(velocity.float(), x0, noise, None if keep is None else keep.to(device))
     return loss, {"frames": frames}
+
+
+@dataclass
+class FlowPiece:
+    """Rows `index` of `parts` of one step's batch, with the step's randomness drawn for the whole
+    batch (so every split of it sees the same numbers) and the whole batch's loss weight."""
+
+    x0: torch.Tensor  # (b, C, F, h, w)
+    noise: torch.Tensor
+    t_frames: torch.Tensor  # (b, F)
+    text: TextContext
+    weight: torch.Tensor  # (b, F): 1 where the frame is generated (counts in the loss), 0 where kept
+    total_weight: float  # the sum of `weight` over the whole batch
+    frames: int
+
+
+def dit_piece(batch: LatentBatch, generator: torch.Generator, cfg: DiTTrainConfig, empty: TextContext, index: int, parts: int) -> FlowPiece:
+    replay = torch.Generator().set_state(generator.get_state())  # each piece replays the step's draws
+    x0, noise, t_frames, keep, text, frames = _draw(batch, cfg, empty, replay, torch.device("cpu"))
+    weight = torch.ones(t_frames.shape) if keep is None else (~keep).float()
+    rows = split_rows(len(x0), index, parts)
+    return FlowPiece(x0[rows], noise[rows], t_frames[rows], TextContext(text.tokens[rows], text.mask[rows], text.pooled[rows]),
+                     weight[rows], float(weight.sum().clamp(min=1.0)), frames)
+
+
+def dit_piece_loss(model: nn.Module, piece: FlowPiece) -> tuple[torch.Tensor, dict[str, float]]:
+    """The piece's share of the batch's flow loss: its (sample, frame) errors over the batch's weight."""
+    device = next(model.parameters()).device
+    x0, noise, t_frames = piece.x0.to(device), piece.noise.to(device), piece.t_frames.to(device)
+    text = TextContext(piece.text.tokens.to(device), piece.text.mask.to(device), piece.text.pooled.to(device))
+    velocity = model(noise_latents(x0, noise, t_frames), t_frames, text)
+    err = (velocity.float() - (noise - x0)).pow(2).mean(dim=(1, 3, 4))  # (b, F), as flow_loss
+    return (err * piece.weight.to(device)).sum() / piece.total_weight, {"frames": piece.frames}
 
 
 def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) -> dict[str, Any]:
@@ -114,7 +156,8 @@ def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) 
 
 
 def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to: Path | None = None,
-              progress: bool = True, init_state: dict[str, Any] | None = None, device: str = "cpu") -> DiT:
+              progress: bool = True, init_state: dict[str, Any] | None = None, device: str = "cpu",
+              parallel: ParallelConfig = ParallelConfig()) -> DiT:
     torch.manual_seed(cfg.seed)
     model = DiT(cfg.model)
     cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget)
@@ -134,10 +177,13 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
         name="dit",
         model=model,
         next_batch=next_batch,
-        loss=lambda m, b: dit_loss(m, b[0], cfg, empty, b[1]),
+        loss=lambda m, b: dit_piece_loss(m, b) if isinstance(b, FlowPiece) else dit_loss(m, b[0], cfg, empty, b[1]),
         config={"train": asdict(cfg)},
         on_checkpoint=on_checkpoint,
         items_per_batch=lambda b: len(b[0]),
+        shard=lambda b, index, parts: dit_piece(b[0], b[1], cfg, empty, index, parts),
+        blocks=lambda m: m.blocks,
+        outside_calls=lambda m: [layer for block in m.blocks for layer in (block.cross.kv, block.cross.k_norm)],  # DiT.text_kv
     )
-    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device)
+    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device, parallel=parallel)
     return model
