@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from kinema.models.vae import VAEConfig, VideoVAE
+from kinema.models.vae import ResBlock, VAEConfig, VideoVAE
 from kinema.train.checkpoint import save_weights
+from kinema.train.distributed import ParallelConfig, split_rows
 from kinema.train.data import WorldBatch, WorldData, world_batch
 from kinema.train.ema import EMA
 from kinema.train.runner import Job, OptimConfig, run
@@ -51,6 +52,34 @@ def vae_loss(model: nn.Module, batch: WorldBatch, kl_weight: float) -> tuple[tor
     return mse + 0.1 * l1 + kl_weight * kl, {"psnr": float(psnr), "kl": float(kl.detach())}
 
 
+@dataclass
+class PixelPiece:
+    """Rows of one step's batch with the whole batch's loss normalisers (data-parallel training)."""
+
+    pixels: torch.Tensor  # (b, 3, T, H, W)
+    weight_sum: float  # sum of pixel_weights over the whole batch
+    fraction: float  # b / whole batch size (the KL is a mean over equally sized samples)
+
+
+def pixel_piece(batch: WorldBatch, index: int, parts: int) -> PixelPiece:
+    rows = split_rows(len(batch), index, parts)
+    return PixelPiece(batch.pixels[rows], float(pixel_weights(batch.pixels).sum()), (rows.stop - rows.start) / len(batch))
+
+
+def vae_piece_loss(model: nn.Module, piece: PixelPiece, kl_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """The piece's share of `vae_loss` over the whole batch (shares of all pieces sum to it; the
+    posterior noise is drawn per piece, so different splits differ by that noise only)."""
+    x = piece.pixels.to(next(model.parameters()).device)
+    recon, kl = model(x)
+    weights = pixel_weights(x)
+    err = recon.float() - x
+    mse = (err.pow(2) * weights).sum() / piece.weight_sum
+    l1 = (err.abs() * weights).sum() / piece.weight_sum
+    with torch.no_grad():
+        psnr = 10 * torch.log10(4.0 / err.pow(2).mean().clamp(min=1e-10))
+    return mse + 0.1 * l1 + kl_weight * kl * piece.fraction, {"psnr": float(psnr), "kl": float(kl.detach())}
+
+
 @torch.no_grad()
 def measure_latent_stats(vae: VideoVAE, data: WorldData, batches: int = 8) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of raw latents over fresh world clips."""
@@ -75,7 +104,7 @@ def export_vae(vae: VideoVAE, data: WorldData, folder: Path) -> VAEConfig:
 
 
 def train_vae(cfg: VAETrainConfig, run_dir: Path, export_to: Path | None = None, progress: bool = True,
-              init_state: dict[str, Any] | None = None, device: str = "cpu") -> VideoVAE:
+              init_state: dict[str, Any] | None = None, device: str = "cpu", parallel: ParallelConfig = ParallelConfig()) -> VideoVAE:
     torch.manual_seed(cfg.data.seed)
     model = VideoVAE(cfg.vae)
 
@@ -87,10 +116,12 @@ def train_vae(cfg: VAETrainConfig, run_dir: Path, export_to: Path | None = None,
         name="vae",
         model=model,
         next_batch=lambda step: world_batch(step, cfg.data, with_captions=False),
-        loss=lambda m, b: vae_loss(m, b, cfg.vae.kl_weight),
+        loss=lambda m, b: vae_piece_loss(m, b, cfg.vae.kl_weight) if isinstance(b, PixelPiece) else vae_loss(m, b, cfg.vae.kl_weight),
         config={"vae": asdict(cfg.vae), "data": asdict(cfg.data)},
         on_checkpoint=on_checkpoint,
         items_per_batch=len,
+        shard=pixel_piece,
+        blocks=lambda m: [layer for layer in m.modules() if isinstance(layer, ResBlock)],
     )
-    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device)
+    run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device, parallel=parallel)
     return model
