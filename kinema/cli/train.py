@@ -2,6 +2,8 @@
 
 Every run keeps its full state (weights, EMA, optimizer, step, RNG) in --run; start the same
 command again to resume after an interruption. --export writes the shippable EMA weights.
+Under torchrun, --parallel ddp|fsdp trains data-parallel (docs/scale.md); the global batch, and so
+the loss curve, is the same on any number of processes, and a run resumes on any number of them.
 """
 
 from __future__ import annotations
@@ -16,29 +18,51 @@ from kinema.cli.errors import friendly_errors
 train_app = typer.Typer(no_args_is_help=True)
 SHIPPED = Path("weights/kinema-tiny")
 
+PARALLEL_HELP = "none (one process), ddp (replicated weights) or fsdp (sharded weights, gradients, optimizer). Launch with torchrun for more than one process."
+
+
+def parallel_config(parallel: str, precision: str, grad_accum: int, activation_checkpointing: bool, compile_blocks: bool):  # type: ignore[no-untyped-def]
+    from kinema.train.distributed import ParallelConfig
+
+    return ParallelConfig(strategy=parallel, precision=precision, grad_accum=grad_accum,
+                          activation_checkpointing=activation_checkpointing, compile=compile_blocks)
+
 
 @train_app.command("vae")
 @friendly_errors
 def vae_command(
-    run: Path = typer.Option(Path("runs/vae"), help="Run folder: checkpoint and log.jsonl; rerun to resume."),
+    run: Path = typer.Option(Path("runs/vae"), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
     steps: int = typer.Option(4000, help="Total optimizer steps."),
     lr: float = typer.Option(5e-4, help="Peak learning rate."),
     export: Path = typer.Option(SHIPPED, help="Write EMA weights (fp16, with latent statistics) here at each checkpoint."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
     device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
+    parallel: str = typer.Option("none", help=PARALLEL_HELP),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast on GPUs, fp32 on CPUs), bf16 or fp32."),
+    grad_accum: int = typer.Option(1, help="Split each process's share of the batch into this many pieces (less memory, same result)."),
+    activation_checkpointing: bool = typer.Option(False, "--activation-checkpointing", help="Recompute block activations in backward: less memory, ~30% more compute."),
+    compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile each block (GPUs; the first steps compile)."),
 ) -> None:
-    """Train the causal video VAE on world clips. Example: kinema train vae --steps 4000"""
+    """Train the causal video VAE on world clips.
+
+    Examples:
+
+      kinema train vae --steps 4000
+
+      torchrun --standalone --nproc-per-node 8 --no-python kinema train vae --parallel ddp
+    """
     import torch
 
     from kinema.train.vae import VAETrainConfig, train_vae
 
+    spread = parallel_config(parallel, precision, grad_accum, activation_checkpointing, compile_blocks)  # bad options fail first
     if threads:
         torch.set_num_threads(threads)
     cfg = VAETrainConfig()
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
     from kinema.train.runner import pick_device
 
-    train_vae(cfg, run, export_to=export, device=str(pick_device(device)))
+    train_vae(cfg, run, export_to=export, device=str(pick_device(device)), parallel=spread)
 
 
 @train_app.command("cache")
@@ -69,7 +93,7 @@ def cache_command(
 @train_app.command("dit")
 @friendly_errors
 def dit_command(
-    run: Path = typer.Option(Path("runs/dit"), help="Run folder: checkpoint and log.jsonl; rerun to resume."),
+    run: Path = typer.Option(Path("runs/dit"), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
     cache: Path = typer.Option(Path("runs/cache"), help="Latent cache built by `kinema train cache`."),
     preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large."),
     steps: int = typer.Option(50_000, help="Total optimizer steps."),
@@ -82,8 +106,23 @@ def dit_command(
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
     device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
+    token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
+    parallel: str = typer.Option("none", help=PARALLEL_HELP),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast on GPUs, fp32 on CPUs), bf16 or fp32."),
+    grad_accum: int = typer.Option(1, help="Split each process's share of the batch into this many pieces (less memory, same result)."),
+    activation_checkpointing: bool = typer.Option(False, "--activation-checkpointing", help="Recompute block activations in backward: less memory, ~30% more compute."),
+    compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile each block (GPUs; the first steps compile)."),
 ) -> None:
-    """Train the diffusion transformer on the latent cache. Example: kinema train dit --steps 20000"""
+    """Train the diffusion transformer on the latent cache.
+
+    Examples:
+
+      kinema train dit --steps 20000
+
+      torchrun --standalone --nproc-per-node 8 --no-python kinema train dit --preset base --parallel fsdp --token-budget 147456
+
+    See docs/scale.md for multi-node and SLURM recipes.
+    """
     import torch
 
     from kinema.models.dit import PRESETS, TextContext
@@ -91,17 +130,20 @@ def dit_command(
     from kinema.train.checkpoint import load_weights
     from kinema.train.dit import DiTTrainConfig, train_dit
 
+    spread = parallel_config(parallel, precision, grad_accum, activation_checkpointing, compile_blocks)  # bad options fail first
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r} is not known; use one of: {', '.join(PRESETS)}")
     if threads:
         torch.set_num_threads(threads)
     if eval_every and eval_every % checkpoint_every:
         raise ValueError(f"--eval-every {eval_every} must be a multiple of --checkpoint-every {checkpoint_every}")
-    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache), eval_every=eval_every, vae=str(vae))
+    if token_budget < 1:
+        raise ValueError(f"--token-budget {token_budget} must be positive")
+    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)
     init_state = load_weights(init, "dit") if init else None
     from kinema.train.runner import pick_device
 
-    train_dit(cfg, run, empty, export_to=export, init_state=init_state, device=str(pick_device(device)))
+    train_dit(cfg, run, empty, export_to=export, init_state=init_state, device=str(pick_device(device)), parallel=spread)

@@ -175,6 +175,11 @@ def shard_module(model: nn.Module, env: DistEnv, device: torch.device, units: Se
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+    import warnings
+
+    # The DiT splits its text K/V projection's output into views and never writes them in place,
+    # which is the case this warning is about.
+    warnings.filterwarnings("ignore", message="FSDP2-wrapped module .* returned a view tensor")
     mesh = init_device_mesh(device.type, (env.world_size,))
     policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
     for unit in units:
