@@ -35,7 +35,7 @@ app.add_typer(train_app, name="train", help="Train the video VAE and the diffusi
 # Optional command groups register themselves: each module exposes `register(app)`.
 import importlib
 
-for _module in ("kinema.cli.eval", "kinema.cli.safety", "kinema.cli.provenance", "kinema.cli.modes", "kinema.cli.data", "kinema.cli.finetune", "kinema.cli.serve"):
+for _module in ("kinema.cli.eval", "kinema.cli.safety", "kinema.cli.provenance", "kinema.cli.modes", "kinema.cli.data", "kinema.cli.finetune", "kinema.cli.serve", "kinema.cli.bench"):
     try:
         _loaded = importlib.import_module(_module)
     except ModuleNotFoundError as _error:

@@ -20,6 +20,7 @@ from torch import nn
 
 from kinema.models.layers import (
     MLP,
+    AttentionFn,
     CrossAttention,
     SelfAttention,
     modulate,
@@ -84,10 +85,10 @@ class DiTBlock(nn.Module):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).unsqueeze(2).chunk(6, dim=-1)
         h = modulate(self.norm1(x), shift1, scale1)
         h = self.attn(rearrange(h, "b f s d -> b (f s) d"), rotations)
-        x = x + gate1 * rearrange(h, "b (f s) d -> b f s d", f=frames)
+        x = torch.addcmul(x, gate1, rearrange(h, "b (f s) d -> b f s d", f=frames))  # x + gate1 * h, fused
         h = self.cross(rearrange(self.norm_cross(x), "b f s d -> b (f s) d"), text_kv, text_mask)
         x = x + rearrange(h, "b (f s) d -> b f s d", f=frames)
-        return x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return torch.addcmul(x, gate2, self.mlp(modulate(self.norm2(x), shift2, scale2)))
 
 
 class FinalLayer(nn.Module):
@@ -155,6 +156,16 @@ class DiT(nn.Module):
             )
             cache[key] = rope_frequencies(grid.reshape(-1, 3).float(), self.rope_dims)
         return cache[key]
+
+    def set_attention(self, fn: AttentionFn) -> None:
+        """Use `fn(q, k, v, mask)` for every self- and cross-attention (default: SDPA).
+
+        The seam for sequence-parallel or other attention kernels: the modules, their parameter
+        names and `blocks` (an nn.ModuleList of DiTBlock) stay as they are.
+        """
+        for block in self.blocks:
+            block.attn.attention = fn
+            block.cross.attention = fn
 
     def text_kv(self, text: TextContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per-block cross-attention keys/values; a sampler computes them once for all steps."""

@@ -1,15 +1,31 @@
 """Transformer building blocks as small pure functions and modules: 3D RoPE, attention, timestep
 embedding, adaLN modulation. `models/dit.py` assembles them; nothing here knows about video.
+
+Speed notes (CPU inference, measured in docs/performance.md): one fused QKV projection, RoPE
+rotations precomputed per token grid by the caller, text keys/values computable once per prompt
+(`CrossAttention.context_kv`), modulation as one fused multiply-add (`addcmul`, no temporaries).
+The attention kernel is a replaceable function (`AttentionFn`), so a caller can swap in
+sequence-parallel or other attention without touching the modules or their parameter names.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+# (q, k, v, mask) -> output; q (B, H, N, D), k and v (B, H, M, D), mask None or (B, 1, 1, M) bool
+# (True = attend). The default is PyTorch's fused SDPA; a sequence-parallel wrapper can stand in.
+AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The default attention: `F.scaled_dot_product_attention` (flash kernel on CPU and GPU)."""
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 def rope_frequencies(positions: torch.Tensor, dims: tuple[int, int, int], theta: float = 10000.0) -> torch.Tensor:
@@ -58,11 +74,12 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.q_norm, self.k_norm = RMSNorm(dim // heads), RMSNorm(dim // heads)
         self.out = nn.Linear(dim, dim)
+        self.attention: AttentionFn = sdpa
 
     def forward(self, x: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
         q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.heads)
         q, k = apply_rope(self.q_norm(q), rotations), apply_rope(self.k_norm(k), rotations)
-        y = F.scaled_dot_product_attention(q, k, v)
+        y = self.attention(q, k, v, None)
         return self.out(rearrange(y, "b h n d -> b n (h d)"))
 
 
@@ -76,6 +93,7 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(context_dim, 2 * dim)
         self.q_norm, self.k_norm = RMSNorm(dim // heads), RMSNorm(dim // heads)
         self.out = nn.Linear(dim, dim)
+        self.attention: AttentionFn = sdpa
 
     def context_kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of the text; constant across sampling steps, so callers may cache them."""
@@ -85,7 +103,7 @@ class CrossAttention(nn.Module):
     def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         q = self.q_norm(rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads))
         k, v = kv
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+        y = self.attention(q, k, v, mask[:, None, None, :])
         return self.out(rearrange(y, "b h n d -> b n (h d)"))
 
 
@@ -98,7 +116,8 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale) + shift
+    """adaLN: x * (1 + scale) + shift, as one fused multiply-add."""
+    return torch.addcmul(shift, x, 1 + scale)
 
 
 class MLP(nn.Module):

@@ -76,3 +76,69 @@ def test_bad_input_is_named() -> None:
         model(torch.randn(1, 4, 1, 5, 4), torch.rand(1), text(1))
     with pytest.raises(ValueError, match="timesteps"):
         model(torch.randn(1, 4, 2, 4, 4), torch.rand(1, 3), text(1))
+
+
+def test_attention_hook_replaces_every_attention_and_keeps_the_output() -> None:
+    """`set_attention` is the seam for sequence-parallel attention: a wrapper that delegates to
+    SDPA sees every self- and cross-attention call and changes nothing."""
+    import torch.nn.functional as F
+
+    model = trained_like(DiT(TINY)).eval()
+    x, t, c = torch.randn(2, 4, 3, 4, 4), torch.rand(2), text(2)
+    base = model(x, t, c)
+    calls = []
+
+    def spy(q, k, v, mask):  # type: ignore[no-untyped-def]
+        calls.append((q.shape, k.shape, mask is None))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    model.set_attention(spy)
+    assert torch.allclose(model(x, t, c), base, atol=1e-6)
+    assert len(calls) == 2 * TINY.depth
+    assert sum(masked is False for *_, masked in calls) == TINY.depth  # cross-attention gets the text mask
+    assert isinstance(model.blocks, torch.nn.ModuleList)
+
+
+def test_block_equals_its_reference_formula() -> None:
+    """The fused multiply-adds (addcmul) compute exactly the adaLN-Zero block of the DiT paper."""
+    from einops import rearrange
+
+    from kinema.models.layers import apply_rope
+
+    model = trained_like(DiT(TINY)).eval()
+    block = model.blocks[0]
+    x, cond = torch.randn(2, 3, 4, 32), torch.randn(2, 3, 32)
+    rot = model.positions(3, 2, 2)
+    c = text(2)
+    kv = block.cross.context_kv(model.text_proj(c.tokens))
+    with torch.no_grad():
+        s1, sc1, g1, s2, sc2, g2 = block.modulation(cond).unsqueeze(2).chunk(6, dim=-1)
+        h = block.norm1(x) * (1 + sc1) + s1
+        q, k, v = rearrange(block.attn.qkv(rearrange(h, "b f s d -> b (f s) d")), "b n (three h d) -> three b h n d", three=3, h=2)
+        q, k = apply_rope(block.attn.q_norm(q), rot), apply_rope(block.attn.k_norm(k), rot)
+        a = block.attn.out(rearrange(torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, -1) @ v, "b h n d -> b n (h d)"))
+        ref = x + g1 * rearrange(a, "b (f s) d -> b f s d", f=3)
+        ref = ref + rearrange(block.cross(rearrange(block.norm_cross(ref), "b f s d -> b (f s) d"), kv, c.mask), "b (f s) d -> b f s d", f=3)
+        ref = ref + g2 * block.mlp(block.norm2(ref) * (1 + sc2) + s2)
+        assert torch.allclose(block(x, cond, rot, kv, c.mask), ref, atol=1e-5)
+
+
+def test_parameter_names_are_those_of_the_shipped_checkpoint() -> None:
+    """Shipped weights, training checkpoints and LoRA targets name these parameters: the layout
+    must not change (a fused or renamed layer would need a state-dict conversion)."""
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    folder = Path(__file__).resolve().parents[2] / "weights" / "kinema-tiny"
+    if not (folder / "dit.json").exists():
+        pytest.skip("shipped weights not present")
+    names: set[str] = set()
+    for f in sorted(folder.glob("dit*.safetensors")):
+        with safe_open(str(f), "pt") as handle:
+            names |= set(handle.keys())
+    cfg = json.loads((folder / "dit.json").read_text())["dit"]
+    model = DiT(DiTConfig(**{**cfg, "patch": tuple(cfg["patch"])}))
+    assert set(model.state_dict()) == names
+    assert model.load_state_dict({k: torch.zeros_like(v) for k, v in model.state_dict().items()}, strict=True)

@@ -1,0 +1,225 @@
+"""The measurements of `kinema bench`: interleaved timing, resident memory, and what is timed.
+
+Contract: every latency is the median of `repeats` runs after `warmup` runs; models compared with
+each other run interleaved in this process (A, B, A, B, ...) so that load from other processes hits
+both alike, and comparisons are reported as ratios. Memory is resident set size (RSS) as the
+kernel reports it: the process peak (VmHWM), which `reset_peak_rss` lowers to the current RSS so
+that the peak of one piece of work can be read alone (Linux; elsewhere the lifetime peak).
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from kinema.bench.flops import dit_step_flops
+from kinema.models.dit import DiT, TextContext
+
+# The default clip is 33 frames (4.125 s at 8 fps), 64x64: a (9, 8, 8) latent grid, 144 tokens.
+DEFAULT_GRID = (9, 8, 8)
+# 1x, 2x, 4x the default clip's tokens: 64x64, 128x64 (wide), 128x128; 128x128 is the "larger canvas".
+SCALING_GRIDS = {"64x64": (9, 8, 8), "128x64": (9, 8, 16), "128x128": (9, 16, 16)}
+TEXT_TOKENS = 64  # a detailed world caption is 40-80 word pieces
+CFG_BATCH = 2  # guided sampling runs the prompt and the empty prompt as one batch
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds of each call, alternating between the functions: warm-up rounds, then `repeats`."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(warmup + repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - start
+            if round_ >= warmup:
+                times[name].append(elapsed)
+    return times
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000.0
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def current_rss_mb() -> float | None:
+    kb = _status_kb("VmRSS")
+    return None if kb is None else kb / 1024
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process since start or the last `reset_peak_rss`."""
+    kb = _status_kb("VmHWM")
+    if kb is None:  # not Linux: the lifetime peak (kilobytes on Linux, bytes on macOS)
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Lower the peak to the current RSS (Linux clear_refs); False where that is impossible."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_of(fn: Callable[[], Any]) -> float | None:
+    """Extra resident memory (MB) at the peak of `fn()` above what was resident before it."""
+    if not reset_peak_rss():
+        return None
+    before = current_rss_mb()
+    fn()
+    return None if before is None else max(0.0, peak_rss_mb() - before)
+
+
+# --- the DiT step against the peer ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StepInputs:
+    latent: torch.Tensor  # (B, C, F, H, W)
+    timesteps: torch.Tensor  # (B,)
+    text: TextContext
+
+
+def step_inputs(dit: DiT, grid: tuple[int, int, int], batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS,
+                seed: int = 0) -> StepInputs:
+    """Random latents, mid-schedule timesteps and text states for one step on `grid` (F, H, W)."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = dit.cfg
+    latent = torch.randn(batch, cfg.latent_channels, *grid, generator=g)
+    text = TextContext(torch.randn(batch, text_tokens, cfg.text_dim, generator=g),
+                       torch.ones(batch, text_tokens, dtype=torch.bool), torch.randn(batch, cfg.text_dim, generator=g))
+    return StepInputs(latent, torch.full((batch,), 0.5), text)
+
+
+def tokens_of(dit: DiT, grid: tuple[int, int, int]) -> int:
+    pt, ph, pw = dit.cfg.patch
+    return (grid[0] // pt) * (grid[1] // ph) * (grid[2] // pw)
+
+
+def measure_step(dit: DiT, grid: tuple[int, int, int], peak_gflops: float | None, repeats: int, warmup: int = 1,
+                 peer: torch.nn.Module | None = None, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS) -> dict[str, Any]:
+    """One sampling step's DiT forward on `grid`: Kinema (text keys/values cached, as its sampler
+    runs) interleaved with the peer on the same inputs; latency, ratio, GFLOP/s, memory."""
+    from kinema.bench.peer import peer_forward
+
+    inputs = step_inputs(dit, grid, batch, text_tokens)
+    tokens, cfg = tokens_of(dit, grid), dit.cfg
+    flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=True)
+    with torch.no_grad():
+        kv = dit.text_kv(inputs.text)
+        fns: dict[str, Callable[[], Any]] = {"kinema": lambda: dit(inputs.latent, inputs.timesteps, inputs.text, kv)}
+        if peer is not None:
+            fns["peer"] = lambda: peer_forward(peer, inputs.latent, inputs.timesteps, inputs.text.tokens)
+        memory = {name: peak_rss_of(fn) for name, fn in fns.items()}
+        times = interleaved(fns, repeats, warmup)
+    kinema_ms = median_ms(times["kinema"])
+    out: dict[str, Any] = {
+        "grid": list(grid),
+        "tokens": tokens,
+        "batch": batch,
+        "text_tokens": text_tokens,
+        "gflop": flops / 1e9,
+        "kinema_ms": kinema_ms,
+        "kinema_samples_ms": [t * 1000 for t in times["kinema"]],
+        "kinema_gflops": flops / kinema_ms / 1e6,
+        "kinema_fraction_of_peak": flops / kinema_ms / 1e6 / peak_gflops if peak_gflops else None,
+        "kinema_memory_mb": memory["kinema"],
+        "peer_ms": None, "peer_samples_ms": None, "peer_gflops": None, "peer_memory_mb": None, "peer_over_kinema": None,
+    }
+    if peer is not None:
+        peer_ms = median_ms(times["peer"])
+        peer_flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=False)
+        out.update(peer_ms=peer_ms, peer_samples_ms=[t * 1000 for t in times["peer"]], peer_gflops=peer_flops / peer_ms / 1e6,
+                   peer_memory_mb=memory["peer"],
+                   # per-round ratio, then the median: robust to load that changes between rounds
+                   peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])))
+    return out
+
+
+# --- VAE and end to end -------------------------------------------------------------------------
+
+def measure_decode(vae: torch.nn.Module, grid: tuple[int, int, int], repeats: int, warmup: int = 1) -> dict[str, Any]:
+    """VAE decode of one latent clip (batch 1) to pixels."""
+    latent = torch.randn(1, vae.cfg.latent_channels, *grid, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        memory = peak_rss_of(lambda: vae.decode(latent))
+        times = interleaved({"decode": lambda: vae.decode(latent)}, repeats, warmup)["decode"]
+    return {"grid": list(grid), "decode_ms": median_ms(times), "samples_ms": [t * 1000 for t in times], "memory_mb": memory}
+
+
+def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, guidance: float = 5.0,
+                       size: str = "64x64", frames: int = 33, fps: float = 8.0, warmup: int = 1) -> dict[str, Any]:
+    """The default clip through `Pipeline.generate` (prompt check, text, sampling, decode, frame
+    check, watermark) with the model already loaded, and each stage on its own (same settings)."""
+    from kinema.diffusion.flow import resolution_shift
+    from kinema.diffusion.sample import guided_velocity, sample, timestep_schedule
+    from kinema.models.vae import SPATIAL, latent_frames
+    from kinema.pipeline import finish, parse_size
+    from kinema.pixels import tensor_to_frames
+    from kinema.safety import SafetySettings
+
+    width, height = parse_size(size)
+    grid = (latent_frames(frames), height // SPATIAL, width // SPATIAL)
+    tokens = tokens_of(pipe.dit, grid)
+    stages: dict[str, list[float]] = {"text": [], "sample": [], "decode": [], "safety_and_watermark": [], "generate": []}
+
+    def clear_text_cache() -> None:
+        cache = getattr(pipe.encoder, "cache", None)
+        if cache is not None:
+            cache.clear()
+
+    for round_ in range(warmup + repeats):
+        clear_text_cache()
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            cond, empty = pipe.text([prompt]), pipe.text([""])
+            t1 = time.perf_counter()
+            noise = torch.randn(1, pipe.vae.cfg.latent_channels, *grid, generator=torch.Generator().manual_seed(round_))
+            schedule = timestep_schedule(steps, resolution_shift(tokens))
+            latent = sample(guided_velocity(pipe.dit, cond, empty, guidance), noise, schedule)
+            t2 = time.perf_counter()
+            pixels = tensor_to_frames(pipe.vae.decode(latent)[0])
+            t3 = time.perf_counter()
+            finish(pixels, SafetySettings())
+            t4 = time.perf_counter()
+        clear_text_cache()
+        t5 = time.perf_counter()
+        pipe.generate(prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=round_)
+        t6 = time.perf_counter()
+        if round_ >= warmup:
+            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t6 - t5)):
+                stages[key].append(value)
+    seconds = {key: statistics.median(values) for key, values in stages.items()}
+    duration = frames / fps
+    return {
+        "size": size, "frames": frames, "video_seconds": duration, "steps": steps, "guidance": guidance,
+        "stage_seconds": {k: v for k, v in seconds.items() if k != "generate"},
+        "seconds": seconds["generate"],
+        "samples_seconds": stages["generate"],
+        "real_time_factor": seconds["generate"] / duration,  # < 1: faster than real time
+        "model_seconds": seconds["text"] + seconds["sample"] + seconds["decode"],
+    }

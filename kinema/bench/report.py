@@ -1,0 +1,158 @@
+"""How `kinema bench` results read: rich tables for the terminal, a scaling plot, target checks.
+
+Targets (issue 9, benchmarks not tests): a DiT step >= 1.5x faster than the same-size diffusers
+transformer, >= 75% of the measured fp32 matmul peak in the transformer, the default 4-second clip
+faster than real time end to end, and peak memory under 2 GB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+TARGETS = {"peer_speedup": 1.5, "fraction_of_peak": 0.75, "real_time_factor": 1.0, "peak_memory_mb": 2048}
+
+
+def _f(value: float | None, fmt: str = ".1f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{fmt}}{suffix}"
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with the measured value and whether it is met (None: not measured)."""
+    steps = results.get("dit_steps") or []
+    best_ratio = max((s["peer_over_kinema"] for s in steps if s.get("peer_over_kinema")), default=None)
+    default_ratio = steps[0].get("peer_over_kinema") if steps else None
+    best_fraction = max((s["kinema_fraction_of_peak"] for s in steps if s.get("kinema_fraction_of_peak")), default=None)
+    e2e = results.get("end_to_end") or {}
+    few = results.get("end_to_end_few_step") or {}
+    rtf = e2e.get("real_time_factor")
+    rows = [
+        ("DiT step vs diffusers Wan (default canvas)", default_ratio, TARGETS["peer_speedup"], ">=", "x"),
+        ("DiT step vs diffusers Wan (best canvas)", best_ratio, TARGETS["peer_speedup"], ">=", "x"),
+        ("transformer share of fp32 peak (best canvas)", best_fraction, TARGETS["fraction_of_peak"], ">=", ""),
+        ("default clip, seconds per second of video", rtf, TARGETS["real_time_factor"], "<", ""),
+        ("same, distilled few-step sampler", few.get("real_time_factor"), TARGETS["real_time_factor"], "<", ""),
+        ("peak resident memory, default clip (MB)", e2e.get("peak_rss_mb"), TARGETS["peak_memory_mb"], "<", ""),
+    ]
+    out = []
+    for name, value, target, op, unit in rows:
+        met = None if value is None else (value >= target if op == ">=" else value < target)
+        out.append({"target": name, "value": value, "goal": f"{op} {target}{unit}", "met": met})
+    return out
+
+
+def tables(results: dict[str, Any]) -> Group:
+    m = results["machine"]
+    head = Table(title="Machine", show_header=False)
+    load = m.get("load_average")
+    head.add_row("cpu", f"{m['cpu']} ({m['logical_cores']} logical cores; {', '.join(m['flags']) or 'no AVX2'})")
+    head.add_row("torch", f"{m['torch']} ({m['torch_cpu_capability']}), {m['threads']} threads, OMP_WAIT_POLICY={m['omp_wait_policy']}")
+    head.add_row("load average", "-" if not load else f"{load[0]:.2f} at start, {results['machine'].get('load_average_end', [0])[0]:.2f} at end")
+    for dtype, p in results["peak"].items():
+        head.add_row(f"matmul peak {dtype}", f"{p['gflops']:.1f} GFLOP/s ({p['size']}^3, median of {len(p['samples'])})")
+
+    dit = Table(title="DiT forward per sampling step (batch 2 = guided, text K/V cached), interleaved with the diffusers peer")
+    for col in ("canvas", "tokens", "GFLOP", "kinema ms", "GFLOP/s", "of fp32 peak", "peer ms", "peer/kinema", "kinema MB", "peer MB"):
+        dit.add_column(col, justify="right")
+    for s in results.get("dit_steps") or []:
+        dit.add_row(s["canvas"], str(s["tokens"]), _f(s["gflop"], ".2f"), _f(s["kinema_ms"]), _f(s["kinema_gflops"]),
+                    _f(None if s["kinema_fraction_of_peak"] is None else 100 * s["kinema_fraction_of_peak"], ".0f", "%"),
+                    _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s["kinema_memory_mb"], ".0f"), _f(s["peer_memory_mb"], ".0f"))
+    parts: list[Any] = [head, dit]
+    peer = results.get("peer")
+    if peer and "unavailable" in peer:
+        parts.append(f"[yellow]peer skipped: {peer['unavailable']}[/yellow]")
+
+    growth = scaling_rows(results)
+    if growth:
+        grow = Table(title="Growth with tokens (relative to the default clip)")
+        for col in ("canvas", "tokens", "x tokens", "x time", "x memory"):
+            grow.add_column(col, justify="right")
+        for r in growth:
+            grow.add_row(r["canvas"], str(r["tokens"]), _f(r["token_ratio"], ".0f"), _f(r["time_ratio"], ".2f"), _f(r["memory_ratio"], ".2f"))
+        parts.append(grow)
+
+    e2e = Table(title="Default 4-second 64x64 clip (33 frames at 8 fps), model loaded")
+    for col in ("sampler", "text s", "sample s", "decode s", "safety+wm s", "generate s", "x real time", "peak RSS MB"):
+        e2e.add_column(col, justify="right")
+    for key, label in (("end_to_end", "full"), ("end_to_end_few_step", "few-step")):
+        r = results.get(key)
+        if r:
+            st = r["stage_seconds"]
+            e2e.add_row(f"{label} ({r['steps']} steps, cfg {r['guidance']:g})", _f(st["text"], ".2f"), _f(st["sample"], ".2f"),
+                        _f(st["decode"], ".2f"), _f(st["safety_and_watermark"], ".2f"), _f(r["seconds"], ".2f"),
+                        _f(r["real_time_factor"], ".2f"), _f(r.get("peak_rss_mb"), ".0f"))
+    if results.get("end_to_end"):
+        parts.append(e2e)
+    vae = results.get("vae_decode")
+    if vae:
+        parts.append(f"VAE decode of the default clip: {vae['decode_ms']:.0f} ms (+{_f(vae['memory_mb'], '.0f')} MB)")
+
+    goal = Table(title="Targets")
+    for col in ("target", "measured", "goal", "met"):
+        goal.add_column(col)
+    for t in targets(results):
+        goal.add_row(t["target"], _f(t["value"], ".3g"), t["goal"], {True: "[green]yes[/green]", False: "[red]no[/red]", None: "-"}[t["met"]])
+    parts.append(goal)
+    return Group(*parts)
+
+
+def scaling_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Time and memory of the DiT step at each canvas, relative to the first (the default clip)."""
+    steps = results.get("dit_steps") or []
+    if not steps:
+        return []
+    base = steps[0]
+    rows = []
+    for s in steps:
+        memory_ratio = None
+        if s.get("kinema_memory_mb") and base.get("kinema_memory_mb"):
+            memory_ratio = s["kinema_memory_mb"] / base["kinema_memory_mb"]
+        rows.append({"canvas": s["canvas"], "tokens": s["tokens"], "token_ratio": s["tokens"] / base["tokens"],
+                     "time_ratio": s["kinema_ms"] / base["kinema_ms"], "memory_ratio": memory_ratio,
+                     "kinema_ms": s["kinema_ms"], "peer_ms": s.get("peer_ms"), "kinema_memory_mb": s.get("kinema_memory_mb"),
+                     "peer_memory_mb": s.get("peer_memory_mb")})
+    return rows
+
+
+def plot_scaling(results: dict[str, Any], path: Path | str) -> Path:
+    """Two panels, log-log: step time and step memory against tokens, Kinema and the peer, with
+    linear and quadratic guides through the first point. Needs matplotlib (a dev extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ValueError(f"the scaling plot needs matplotlib (pip install matplotlib): {error}") from None
+    rows = scaling_rows(results)
+    if not rows:
+        raise ValueError("no DiT step measurements to plot")
+    tokens = [r["tokens"] for r in rows]
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, key, peer_key, label in ((ax_t, "kinema_ms", "peer_ms", "ms per step"), (ax_m, "kinema_memory_mb", "peer_memory_mb", "MB above resident")):
+        values = [r[key] for r in rows]
+        if all(v for v in values):
+            ax.plot(tokens, values, "o-", label="Kinema DiT")
+            for power, style in ((1, ":"), (2, "--")):
+                ax.plot(tokens, [values[0] * (n / tokens[0]) ** power for n in tokens], style, color="gray",
+                        label="linear" if power == 1 else "quadratic")
+        peer_values = [r[peer_key] for r in rows]
+        if all(v for v in peer_values):
+            ax.plot(tokens, peer_values, "s-", label="diffusers Wan (same size)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("video tokens (batch 2)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    threads = results["machine"]["threads"]
+    fig.suptitle(f"DiT step time and memory as tokens grow ({threads} threads)", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,129 @@
+"""One `kinema bench` run: settings in, a JSON-safe results dict out (schema `kinema-bench/1`).
+
+Order matters for memory: the default clip is generated end to end first, so that the process's
+peak resident memory at that point is the peak of generating it (the peer and larger canvases
+come later and are reported apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "kinema-bench/1"
+DEFAULT_PROMPT = "A small red circle starts on the left and bounces toward the right across a black background with a gray floor. The camera is still."
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    threads: int = 2  # pinned with torch.set_num_threads; the issue's targets are for 2 cores
+    repeats: int = 5  # timed repetitions per measurement (medians reported)
+    warmup: int = 1
+    weights: str | None = None  # weights folder (default: the shipped model)
+    peer: bool = True  # compare with the same-size diffusers WanTransformer3DModel
+    end_to_end: bool = True
+    steps: int = 20
+    guidance: float = 5.0
+    distilled: str | None = None  # a distilled few-step weights folder: also time its sampler
+    scaling: tuple[str, ...] = ("64x64", "128x64", "128x128")
+    peak_size: int = 2048  # square matmul for the peak (shared/BENCH.md); smaller only in tests
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threads <= 256:
+            raise ValueError(f"threads {self.threads} is out of range; use 1 to 256")
+        if not 1 <= self.repeats <= 100:
+            raise ValueError(f"repeats {self.repeats} is out of range; use 1 to 100")
+        from kinema.bench.measure import SCALING_GRIDS
+
+        for name in self.scaling:
+            if name not in SCALING_GRIDS:
+                raise ValueError(f"scaling canvas {name!r} is unknown; use: {', '.join(SCALING_GRIDS)}")
+
+
+QUICK = dict(repeats=2, warmup=1)
+
+
+def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Measure everything `kinema bench` prints; `note(message)` reports progress."""
+    import torch
+
+    from kinema.bench import machine, measure, peak
+    from kinema.bench.peer import PeerUnavailable, build_peer
+    from kinema.pipeline import Pipeline
+
+    torch.set_num_threads(settings.threads)
+    results: dict[str, Any] = {
+        "schema": SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine.describe(settings.threads),
+        "settings": asdict(settings),
+    }
+    note("matmul peak (fp32, bf16)")
+    peaks = {d: peak.matmul_peak(d, settings.peak_size, repeats=max(3, settings.repeats)) for d in ("fp32", "bf16")}
+    results["peak"] = {d: p.to_dict() for d, p in peaks.items()}
+    fp32 = peaks["fp32"].gflops
+
+    note("loading the model")
+    pipe = Pipeline.from_pretrained(settings.weights)
+    results["model"] = {"name": pipe.name, "dit": {**asdict(pipe.dit.cfg), "patch": list(pipe.dit.cfg.patch)},
+                        "dit_parameters": sum(p.numel() for p in pipe.dit.parameters()),
+                        "vae_parameters": sum(p.numel() for p in pipe.vae.parameters())}
+    results["rss_after_load_mb"] = measure.current_rss_mb()
+
+    if settings.end_to_end:
+        note(f"end to end: the default 4-second 64x64 clip, {settings.steps} steps")
+        measure.reset_peak_rss()
+        results["end_to_end"] = measure.measure_end_to_end(pipe, DEFAULT_PROMPT, settings.repeats, settings.steps,
+                                                           settings.guidance, warmup=settings.warmup)
+        results["end_to_end"]["peak_rss_mb"] = measure.peak_rss_mb()
+        if settings.distilled:
+            from kinema.diffusion.distill import load_distilled
+
+            note("end to end: the distilled few-step sampler")
+            student, meta = load_distilled(settings.distilled)
+            few = Pipeline(pipe.vae, student, pipe.encoder, f"{pipe.name}+distilled")
+            results["end_to_end_few_step"] = measure.measure_end_to_end(
+                few, DEFAULT_PROMPT, settings.repeats, meta.steps, meta.guidance, warmup=settings.warmup)
+            results["end_to_end_few_step"]["distilled"] = str(Path(settings.distilled))
+
+    note("VAE decode")
+    results["vae_decode"] = measure.measure_decode(pipe.vae, measure.DEFAULT_GRID, settings.repeats, settings.warmup)
+
+    peer, results["peer"] = None, None
+    if settings.peer:
+        try:
+            from kinema.bench.peer import wan_config
+
+            peer = build_peer(pipe.dit.cfg)
+            results["peer"] = {"model": "diffusers.WanTransformer3DModel (random init)",
+                               "config": {k: list(v) if isinstance(v, tuple) else v for k, v in wan_config(pipe.dit.cfg).items()},
+                               "parameters": sum(p.numel() for p in peer.parameters())}
+        except PeerUnavailable as error:
+            results["peer"] = {"unavailable": str(error)}
+    steps = []
+    for name in settings.scaling:
+        note(f"DiT step on {name}" + (" against the diffusers peer" if peer is not None else ""))
+        row = measure.measure_step(pipe.dit, measure.SCALING_GRIDS[name], fp32, settings.repeats, settings.warmup, peer)
+        steps.append({"canvas": name, **row})
+    results["dit_steps"] = steps
+    results["process_peak_rss_mb"] = measure.peak_rss_mb()
+    results["machine"]["load_average_end"] = machine.load_average()
+    return results
+
+
+def json_ready(results: dict[str, Any]) -> dict[str, Any]:
+    """Drop per-repeat samples' float noise to a few digits (the JSON stays readable)."""
+    def tidy(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 4)
+        if isinstance(value, dict):
+            return {k: tidy(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [tidy(v) for v in value]
+        return value
+
+    return tidy(results)
+

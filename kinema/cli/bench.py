@@ -1,0 +1,74 @@
+"""`kinema bench`: measure how fast Kinema generates on this machine (shared/BENCH.md rules)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from kinema.cli.errors import friendly_errors
+
+console = Console(stderr=True)
+
+HELP = """Measure Kinema's speed on this machine, in one run, the honest way.
+
+Prints the machine's measured matmul peak (fp32 and bf16), the DiT forward per sampling step at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
+
+Examples:
+
+  kinema bench                       # full run, 2 threads (a few minutes)
+
+  kinema bench --quick --json        # fewer repeats; JSON with the machine's description
+
+  kinema bench --threads 1 --plot scaling.png --output bench.json
+
+  kinema bench --distilled runs/distill/student   # also time the few-step sampler
+"""
+
+
+@friendly_errors
+def bench_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (machine, settings, every measurement) instead of tables."),
+    quick: bool = typer.Option(False, "--quick", help="2 timed repeats instead of 5: a rough figure in about a third of the time."),
+    threads: int = typer.Option(2, help="Threads for torch (pinned with torch.set_num_threads); the targets are for 2 cores."),
+    repeats: int = typer.Option(None, help="Timed repetitions per measurement (medians are reported); default 5, or 2 with --quick."),
+    weights: Path = typer.Option(None, help="Weights folder (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS)."),
+    peer: bool = typer.Option(True, "--peer/--no-peer", help="Compare with the same-size diffusers WanTransformer3DModel (needs diffusers)."),
+    end_to_end: bool = typer.Option(True, "--end-to-end/--no-end-to-end", help="Generate the default clip through the whole pipeline (with safety checks)."),
+    distilled: Path = typer.Option(None, help="A distilled few-step DiT folder (kinema.diffusion.distill): also time generation with it."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON results to this file."),
+    plot: Path = typer.Option(None, help="Write the time/memory-versus-tokens plot (PNG) here; needs matplotlib."),
+) -> None:
+    # Threads that wait for work must sleep, not spin: on a shared machine a spinning OpenMP thread
+    # steals the core its partner needs (measured 3-10x slower steps under load). Must be set before
+    # torch starts OpenMP, so before the first torch import of this process.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from kinema.bench.report import plot_scaling, tables
+    from kinema.bench.run import QUICK, BenchSettings, json_ready, run_bench
+
+    if distilled is not None and not distilled.is_dir():
+        raise ValueError(f"--distilled {distilled} is not a folder; make one with `python benchmarks/distill_tiny.py`")
+    settings = BenchSettings(threads=threads, repeats=repeats or (QUICK["repeats"] if quick else 5),
+                             warmup=QUICK["warmup"] if quick else 1, weights=str(weights) if weights else None,
+                             peer=peer, end_to_end=end_to_end, distilled=str(distilled) if distilled else None)
+    with console.status("benchmarking") as status:
+        results = run_bench(settings, note=lambda message: status.update(f"benchmarking: {message}"))
+    results = json_ready(results)
+    if plot is not None:
+        results["plot"] = str(plot_scaling(results, plot))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=1) + "\n")
+    if as_json:
+        print(json.dumps(results, indent=1))
+    else:
+        Console().print(tables(results))
+        if plot is not None:
+            console.print(f"plot: {plot}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench", help=HELP)(bench_command)
