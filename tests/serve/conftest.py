@@ -32,7 +32,15 @@ import pytest
 
 from kinema.serve.config import ServeConfig
 
-PG_BIN = Path(os.environ.get("KINEMA_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _postgres_bin() -> Path:
+    """$KINEMA_PG_BIN, else the newest Debian server install (/usr/lib/postgresql/<version>/bin)."""
+    if os.environ.get("KINEMA_PG_BIN"):
+        return Path(os.environ["KINEMA_PG_BIN"])
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return installed[-1].parent if installed else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_bin()
 
 
 def free_port() -> int:
@@ -59,11 +67,16 @@ def postgres_server() -> Iterator[str]:
         run_as = ["runuser", "-u", "postgres", "--"]
     port = free_port()
     cluster = data / "cluster"
-    subprocess.run([*run_as, str(PG_BIN / "initdb"), "-D", str(cluster), "-U", "kinema", "--auth=trust",
-                    "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*run_as, *command], capture_output=True, text=True)
+        if done.returncode:
+            log = (data / "log").read_text() if (data / "log").exists() else ""
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}{log[-2000:]}")
+
+    run(str(PG_BIN / "initdb"), "-D", str(cluster), "-U", "kinema", "--auth=trust", "-E", "UTF8", "--no-sync")
     options = f"-p {port} -k {data} -h 127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run([*run_as, str(PG_BIN / "pg_ctl"), "-D", str(cluster), "-o", options, "-l", str(data / "log"),
-                    "-w", "-t", "60", "start"], check=True, capture_output=True)
+    run(str(PG_BIN / "pg_ctl"), "-D", str(cluster), "-o", options, "-l", str(data / "log"), "-w", "-t", "60", "start")
     try:
         yield f"postgresql+psycopg://kinema@127.0.0.1:{port}"
     finally:
