@@ -14,7 +14,7 @@ console = Console(stderr=True)
 
 @friendly_errors
 def generate_command(
-    prompt: str = typer.Argument(..., help="What the video shows, e.g. 'a small red ball bounces to the right'."),
+    prompt: str = typer.Argument(None, help="What the video shows, e.g. 'a small red ball bounces to the right'."),
     output: Path = typer.Option(Path("kinema.mp4"), "--output", "-o", help="Where to write: .mp4, .gif, .png (1 frame) or a folder."),
     size: str = typer.Option("64x64", help="WIDTHxHEIGHT, multiples of 16 from 32 to 256: 64x64, 96x64 (landscape), 64x96 (portrait), 112x64 (16:9)."),
     frames: int = typer.Option(33, help="1 + 4k frames at 8 fps: 1 (an image), 9, 17, 33 (4 s, default), up to 65."),
@@ -29,6 +29,8 @@ def generate_command(
     no_prompt_check: bool = typer.Option(False, "--no-prompt-check", help="Research only: skip prompt moderation (recorded in the C2PA manifest)."),
     no_frame_check: bool = typer.Option(False, "--no-frame-check", help="Research only: skip the generated-frame check (recorded in the manifest)."),
     no_watermark: bool = typer.Option(False, "--no-watermark", help="Research only: skip the invisible watermark (recorded in the manifest)."),
+    prompts_file: Path = typer.Option(None, "--prompts-file", help="Many videos: one prompt per line; prompt i gets seed --seed + i and is written to -o FOLDER/NNNN-slug.mp4 (+ index.json). Under torchrun the processes share the prompts."),
+    parallel: str = typer.Option("auto", "--parallel", help="One prompt under torchrun: how processes share each model call: auto, cfg (guidance pair on 2 processes) or sequence (frames split)."),
 ) -> None:
     """Generate a video from a text prompt.
 
@@ -38,11 +40,32 @@ def generate_command(
 
     Example: kinema generate "a large blue square slides to the left" --size 96x64 --seed 1 -o square.mp4
 
+    Many prompts, on 4 processes: torchrun --standalone --nproc-per-node 4 --no-python kinema generate --prompts-file prompts.txt -o videos/
+
     With a fine-tuned LoRA: kinema generate "my clip's caption" --lora runs/finetune/lora --lora-scale 0.8
     """
     from rich.progress import Progress
 
     from kinema.pipeline import check_frames, load_pipeline, parse_size, save
+    from kinema.train.distributed import launched_by_torchrun
+
+    if prompt is None and prompts_file is None:
+        raise ValueError("give a PROMPT, or --prompts-file FILE with one prompt per line")
+    if prompt is not None and prompts_file is not None:
+        raise ValueError("give either a PROMPT or --prompts-file, not both")
+    if prompts_file is not None or launched_by_torchrun():  # many prompts, or one prompt shared by torchrun processes
+        from kinema.cli.generate_many import Request, generate_many, generate_shared
+        from kinema.safety import SafetySettings as Safety
+        from kinema.text.prompt import check_prompt as check
+
+        parse_size(size)
+        check_frames(frames)
+        request = Request(output, size, frames, steps, guidance, seed, solver, weights, lora, lora_scale, enhance,
+                          Safety(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark), parallel)
+        if prompts_file is not None:
+            return generate_many(prompts_file, request)
+        check(prompt)
+        return generate_shared(prompt, request)
     from kinema.safety import SafetySettings, enforce_prompt
     from kinema.text.prompt import check_prompt
     from kinema.video import check_output_path

@@ -1,0 +1,157 @@
+"""`kinema generate --prompts-file F` and `kinema generate` under torchrun.
+
+- Many prompts: prompt i (0-based, blank lines and `#` comments skipped) is generated with seed
+  `--seed + i` and written to `OUT/NNNN-slug.mp4` (`.png` for 1 frame), whatever the number of
+  processes. Under torchrun, rank r takes prompts r, r + world, ...; each video equals the one a
+  single process writes. Rank 0 writes `OUT/index.json` (one record per prompt: file, seed, status)
+  once every rank is done. Refused prompts are listed there and skipped (exit code 3 at the end).
+- One prompt under torchrun: the ranks share each model call (`kinema.diffusion.parallel`: the
+  guidance pair split over 2 ranks and/or the token sequence split by frames); rank 0 writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+DEFAULT_FOLDER = Path("kinema-videos")
+
+
+@dataclass(frozen=True)
+class Request:
+    """The options of one `kinema generate` call, shared by every prompt."""
+
+    output: Path
+    size: str
+    frames: int
+    steps: int
+    guidance: float
+    seed: int
+    solver: str
+    weights: Path | None
+    lora: Path | None
+    lora_scale: float
+    enhance: bool
+    safety: Any  # kinema.safety.SafetySettings
+    parallel: str
+
+
+def read_prompts(path: Path) -> list[str]:
+    """One prompt per line; blank lines and lines starting with # are skipped."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--prompts-file {path} does not exist")
+    prompts = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    prompts = [p for p in prompts if p and not p.startswith("#")]
+    if not prompts:
+        raise ValueError(f"--prompts-file {path} has no prompts (one per line; blank lines and # comments are skipped)")
+    return prompts
+
+
+def output_name(index: int, prompt: str, frames: int) -> str:
+    """NNNN-slug.mp4 (or .png for one frame): sorted like the file, readable, never colliding."""
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:48].rstrip("-") or "video"
+    return f"{index:04d}-{slug}.{'png' if frames == 1 else 'mp4'}"
+
+
+def _process_group() -> tuple[int, int]:
+    from kinema.train.distributed import launched_by_torchrun
+
+    if not launched_by_torchrun():
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")  # generation runs on the CPU; gloo carries tensors and objects
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _model_prompt(prompt: str, request: Request, show: bool) -> str:
+    if not request.enhance:
+        return prompt
+    from kinema.pipeline import parse_size
+    from kinema.text.enhance import enhance as enhance_prompt
+
+    enhanced = enhance_prompt(prompt, parse_size(request.size), request.frames)
+    if show:
+        console.print(enhanced.describe(), highlight=False)
+    return enhanced.text
+
+
+def _settings(prompt: str, model_prompt: str, seed: int, request: Request) -> dict[str, Any]:
+    settings = {"prompt": prompt, "model_prompt": model_prompt, "size": request.size, "frames": request.frames, "steps": request.steps,
+                "guidance": request.guidance, "seed": seed, "solver": request.solver}
+    if request.lora:
+        settings.update({"lora": str(request.lora), "lora_scale": request.lora_scale})
+    return settings
+
+
+def generate_many(prompts_file: Path, request: Request) -> None:
+    from kinema.diffusion.parallel import gather_objects, shard_items
+    from kinema.pipeline import load_pipeline, save
+    from kinema.safety import RefusedError, enforce_prompt
+    from kinema.text.prompt import check_prompt
+
+    prompts = read_prompts(prompts_file)
+    for prompt in prompts:
+        check_prompt(prompt)
+    folder = DEFAULT_FOLDER if request.output == Path("kinema.mp4") else request.output
+    if folder.suffix:
+        raise ValueError(f"with --prompts-file, -o is a folder for the videos (e.g. -o videos/), not {folder}")
+    rank, world = _process_group()
+    folder.mkdir(parents=True, exist_ok=True)
+    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale)
+    records = []
+    for i in shard_items(len(prompts), rank, world):
+        prompt, seed = prompts[i], request.seed + i
+        path = folder / output_name(i, prompt, request.frames)
+        record: dict[str, Any] = {"index": i, "prompt": prompt, "seed": seed, "file": path.name}
+        try:
+            enforce_prompt(prompt, request.safety)
+            model_prompt = _model_prompt(prompt, request, show=False)
+            video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=request.steps, guidance=request.guidance,
+                                  seed=seed, solver=request.solver, safety=request.safety)
+            save(video, path, model_name=pipe.name, settings=_settings(prompt, model_prompt, seed, request), safety=request.safety)
+            record["status"] = "ok"
+            console.print(f"[{rank}/{world}] wrote {path}" if world > 1 else f"wrote {path}", highlight=False)
+        except RefusedError as error:
+            record.update(status="refused", reason=str(error), file=None)
+            console.print(f"[{rank}/{world}] prompt {i} refused: {error}", highlight=False)
+        records.append(record)
+    everything = sorted((r for part in gather_objects(records) for r in part), key=lambda r: r["index"])
+    if rank == 0:
+        (folder / "index.json").write_text(json.dumps({"prompts_file": str(prompts_file), "processes": world, "videos": everything}, indent=1) + "\n")
+        made = sum(r["status"] == "ok" for r in everything)
+        console.print(f"{made} of {len(everything)} videos in {folder} ({world} process{'es' if world > 1 else ''}); index: {folder / 'index.json'}")
+    if any(r["status"] == "refused" for r in everything):
+        raise typer.Exit(3)
+
+
+def generate_shared(prompt: str, request: Request) -> None:
+    """One video, every model call spread over the torchrun ranks; rank 0 writes it."""
+    from rich.progress import Progress
+
+    from kinema.diffusion.parallel import SamplingPlan, parallel_dit
+    from kinema.pipeline import load_pipeline, save
+    from kinema.safety import enforce_prompt
+    from kinema.video import check_output_path
+
+    check_output_path(request.output, request.frames)
+    plan = SamplingPlan.choose(_process_group()[1], request.parallel)
+    rank = _process_group()[0]
+    enforce_prompt(prompt, request.safety)
+    model_prompt = _model_prompt(prompt, request, show=rank == 0)
+    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale)
+    with parallel_dit(pipe.dit, plan), Progress(console=console, transient=True, disable=rank != 0) as bar:
+        task = bar.add_task(f"generating on {plan.world} processes ({plan.batch} x {plan.sequence})", total=request.steps)
+        video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=request.steps, guidance=request.guidance,
+                              seed=request.seed, solver=request.solver, on_step=lambda i, n: bar.update(task, completed=i), safety=request.safety)
+    if rank == 0:
+        save(video, request.output, model_name=pipe.name, settings=_settings(prompt, model_prompt, request.seed, request), safety=request.safety)
+        console.print(f"wrote {request.output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s; {plan.world} processes)")
