@@ -3,17 +3,22 @@
 Contract: `world_batch(step, spec)` is a pure function of (seed, step): the same step always gives
 the same clips, so a resumed run continues the exact data stream. Each batch has one bucket
 (width, height, frames), so tensors stack without resizing or padding; the batch size follows a
-token budget, so short clips and images come in larger batches than long ones.
+pixel budget (or, with `token_budget` > 0, the transformer's token budget, as
+kinema.train.buckets.batch_size computes it), so short clips and images come in larger batches
+than long ones. `WorldData.from_table(BucketTable.world(), token_budget=2304)` streams every size
+and duration of shared/WORLD.md at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from kinema.pixels import frames_to_tensor
+from kinema.train.buckets import Bucket, BucketTable, batch_size
 from kinema.world.caption import detailed_caption, short_caption
 from kinema.world.render import render
 from kinema.world.sample import sample_scene
@@ -35,6 +40,17 @@ class WorldData:
     pixel_budget: int = 64 * 64 * 33 * 8  # pixels per batch (batch = budget // (W*H*T), at least 1)
     max_batch: int = 64
     short_caption_rate: float = 0.2  # train on what people type, not only on detailed captions
+    token_budget: int = 0  # > 0: batch = token_budget // DiT tokens per clip (replaces pixel_budget)
+
+    @classmethod
+    def from_table(cls, table: BucketTable, **kwargs: Any) -> WorldData:
+        """World data over the buckets of a kinema.train.buckets.BucketTable."""
+        return cls(buckets=tuple((b.width, b.height, b.frames) for b in table), **kwargs)
+
+    def batch_size(self, width: int, height: int, frames: int) -> int:
+        if self.token_budget > 0:
+            return batch_size(Bucket(frames, height, width), self.token_budget, self.max_batch)
+        return max(1, min(self.max_batch, self.pixel_budget // (width * height * frames)))
 
 
 @dataclass
@@ -57,7 +73,7 @@ def pick_bucket(rng: np.random.Generator, data: WorldData) -> tuple[int, int, in
 def world_batch(step: int, data: WorldData, with_captions: bool = True) -> WorldBatch:
     rng = np.random.default_rng([data.seed, step])
     width, height, frames = pick_bucket(rng, data)
-    batch = max(1, min(data.max_batch, data.pixel_budget // (width * height * frames)))
+    batch = data.batch_size(width, height, frames)
     clips, captions, scenes = [], [], []
     for _ in range(batch):
         scene = sample_scene(rng, data.distribution, width=width, height=height, frames=frames)

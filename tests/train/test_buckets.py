@@ -107,3 +107,18 @@ def test_stream_is_pure_per_step_and_rank_and_visits_all_buckets() -> None:
     assert {bucket for bucket, _ in first} == set(table)
     assert all(size == batch_size(bucket, 2304) for bucket, size in first)
     assert [stream.at(s, rank=1)[0] for s in range(20)] != [stream.at(s, rank=0)[0] for s in range(20)]
+
+
+def test_world_stream_over_every_world_grid_with_a_token_budget() -> None:
+    from kinema.train.data import WorldData, world_batch
+
+    data = WorldData.from_table(BucketTable.world(), token_budget=64, max_batch=8, seed=1)
+    assert len(data.buckets) == 3825
+    sizes = set()
+    for step in range(3):
+        batch = world_batch(step, data, with_captions=False)
+        _, _, frames, height, width = batch.pixels.shape
+        assert len(batch) == batch_size(Bucket(frames, height, width), 64, 8)
+        sizes.add((width, height, frames))
+    assert len(sizes) == 3  # different grids step by step
+    assert WorldData().batch_size(64, 64, 33) == 8  # without a token budget: the pixel budget, as before
