@@ -120,22 +120,33 @@ def tokens_of(dit: DiT, grid: tuple[int, int, int]) -> int:
     return (grid[0] // pt) * (grid[1] // ph) * (grid[2] // pw)
 
 
-def measure_step(dit: DiT, grid: tuple[int, int, int], peak_gflops: float | None, repeats: int, warmup: int = 1,
-                 peer: torch.nn.Module | None = None, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS) -> dict[str, Any]:
-    """One sampling step's DiT forward on `grid`: Kinema (text keys/values cached, as its sampler
-    runs) interleaved with the peer on the same inputs; latency, ratio, GFLOP/s, memory."""
+def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int = 1, peer: torch.nn.Module | None = None,
+                 peak_size: int = 2048, bf16: bool = False, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS) -> dict[str, Any]:
+    """One sampling step's DiT forward on `grid`, interleaved round by round with the peer on the
+    same inputs, the fp32 matmul peak (so that the share of peak compares like with like under
+    changing load) and, if `bf16`, Kinema under bf16 autocast. Ratios are per round, then medians."""
     from kinema.bench.peer import peer_forward
 
     inputs = step_inputs(dit, grid, batch, text_tokens)
     tokens, cfg = tokens_of(dit, grid), dit.cfg
     flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=True)
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(peak_size, peak_size, generator=g), torch.randn(peak_size, peak_size, generator=g)
+
+    def bf16_step() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return dit(inputs.latent, inputs.timesteps, inputs.text, kv)
+
     with torch.no_grad():
         kv = dit.text_kv(inputs.text)
-        fns: dict[str, Callable[[], Any]] = {"kinema": lambda: dit(inputs.latent, inputs.timesteps, inputs.text, kv)}
+        fns: dict[str, Callable[[], Any]] = {"kinema": lambda: dit(inputs.latent, inputs.timesteps, inputs.text, kv),
+                                             "peak": lambda: torch.mm(a, b)}
         if peer is not None:
             fns["peer"] = lambda: peer_forward(peer, inputs.latent, inputs.timesteps, inputs.text.tokens)
-        memory = {name: peak_rss_of(fn) for name, fn in fns.items()}
+        if bf16:
+            fns["kinema_bf16"] = bf16_step
         times = interleaved(fns, repeats, warmup)
+    peak_flops = 2 * peak_size**3
     kinema_ms = median_ms(times["kinema"])
     out: dict[str, Any] = {
         "grid": list(grid),
@@ -146,17 +157,21 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], peak_gflops: float | None
         "kinema_ms": kinema_ms,
         "kinema_samples_ms": [t * 1000 for t in times["kinema"]],
         "kinema_gflops": flops / kinema_ms / 1e6,
-        "kinema_fraction_of_peak": flops / kinema_ms / 1e6 / peak_gflops if peak_gflops else None,
-        "kinema_memory_mb": memory["kinema"],
-        "peer_ms": None, "peer_samples_ms": None, "peer_gflops": None, "peer_memory_mb": None, "peer_over_kinema": None,
+        "peak_gflops": peak_flops / median_ms(times["peak"]) / 1e6,
+        # per round: (model FLOP/s) / (peak FLOP/s) = (flops / t_model) / (peak_flops / t_peak)
+        "kinema_fraction_of_peak": statistics.median((flops / tk) / (peak_flops / tp) for tk, tp in zip(times["kinema"], times["peak"])),
+        "peer_ms": None, "peer_samples_ms": None, "peer_gflops": None, "peer_over_kinema": None,
+        "bf16_ms": None, "fp32_over_bf16": None,
     }
     if peer is not None:
         peer_ms = median_ms(times["peer"])
         peer_flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=False)
         out.update(peer_ms=peer_ms, peer_samples_ms=[t * 1000 for t in times["peer"]], peer_gflops=peer_flops / peer_ms / 1e6,
-                   peer_memory_mb=memory["peer"],
                    # per-round ratio, then the median: robust to load that changes between rounds
                    peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])))
+    if bf16:
+        out.update(bf16_ms=median_ms(times["kinema_bf16"]),
+                   fp32_over_bf16=statistics.median(k / h for k, h in zip(times["kinema"], times["kinema_bf16"])))
     return out
 
 
@@ -166,9 +181,8 @@ def measure_decode(vae: torch.nn.Module, grid: tuple[int, int, int], repeats: in
     """VAE decode of one latent clip (batch 1) to pixels."""
     latent = torch.randn(1, vae.cfg.latent_channels, *grid, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        memory = peak_rss_of(lambda: vae.decode(latent))
         times = interleaved({"decode": lambda: vae.decode(latent)}, repeats, warmup)["decode"]
-    return {"grid": list(grid), "decode_ms": median_ms(times), "samples_ms": [t * 1000 for t in times], "memory_mb": memory}
+    return {"grid": list(grid), "decode_ms": median_ms(times), "samples_ms": [t * 1000 for t in times]}
 
 
 def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, guidance: float = 5.0,

@@ -52,15 +52,20 @@ def tables(results: dict[str, Any]) -> Group:
     head.add_row("torch", f"{m['torch']} ({m['torch_cpu_capability']}), {m['threads']} threads, OMP_WAIT_POLICY={m['omp_wait_policy']}")
     head.add_row("load average", "-" if not load else f"{load[0]:.2f} at start, {results['machine'].get('load_average_end', [0])[0]:.2f} at end")
     for dtype, p in results["peak"].items():
-        head.add_row(f"matmul peak {dtype}", f"{p['gflops']:.1f} GFLOP/s ({p['size']}^3, median of {len(p['samples'])})")
+        head.add_row(f"matmul peak {dtype}", f"{p['gflops']:.1f} GFLOP/s ({p['size']}^3, median of {len(p['samples'])}, at start)")
+    peaks = [s["peak_gflops"] for s in results.get("dit_steps") or [] if s.get("peak_gflops")]
+    if peaks:
+        head.add_row("fp32 peak, interleaved", ", ".join(f"{v:.1f}" for v in peaks) + " GFLOP/s (beside each canvas below)")
 
-    dit = Table(title="DiT forward per sampling step (batch 2 = guided, text K/V cached), interleaved with the diffusers peer")
-    for col in ("canvas", "tokens", "GFLOP", "kinema ms", "GFLOP/s", "of fp32 peak", "peer ms", "peer/kinema", "kinema MB", "peer MB"):
+    dit = Table(title="DiT forward per sampling step: batch 2 (guided), 64 text tokens, K/V cached; interleaved with "
+                      "the diffusers peer and the fp32 peak matmul, medians")
+    for col in ("canvas", "tokens", "GFLOP", "ms", "GFLOP/s", "of peak", "peer ms", "peer/us", "bf16 ms", "fp32/bf16", "MB", "peer MB"):
         dit.add_column(col, justify="right")
     for s in results.get("dit_steps") or []:
         dit.add_row(s["canvas"], str(s["tokens"]), _f(s["gflop"], ".2f"), _f(s["kinema_ms"]), _f(s["kinema_gflops"]),
                     _f(None if s["kinema_fraction_of_peak"] is None else 100 * s["kinema_fraction_of_peak"], ".0f", "%"),
-                    _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s["kinema_memory_mb"], ".0f"), _f(s["peer_memory_mb"], ".0f"))
+                    _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s.get("bf16_ms")), _f(s.get("fp32_over_bf16"), ".2f", "x"),
+                    _f(s.get("kinema_memory_mb"), ".1f"), _f(s.get("peer_memory_mb"), ".1f"))
     parts: list[Any] = [head, dit]
     peer = results.get("peer")
     if peer and "unavailable" in peer:
@@ -76,20 +81,22 @@ def tables(results: dict[str, Any]) -> Group:
         parts.append(grow)
 
     e2e = Table(title="Default 4-second 64x64 clip (33 frames at 8 fps), model loaded")
-    for col in ("sampler", "text s", "sample s", "decode s", "safety+wm s", "generate s", "x real time", "peak RSS MB"):
+    for col in ("sampler", "text s", "sample s", "decode s", "safety s", "generate s", "/ real time", "peak RSS MB"):
         e2e.add_column(col, justify="right")
     for key, label in (("end_to_end", "full"), ("end_to_end_few_step", "few-step")):
         r = results.get(key)
         if r:
             st = r["stage_seconds"]
-            e2e.add_row(f"{label} ({r['steps']} steps, cfg {r['guidance']:g})", _f(st["text"], ".2f"), _f(st["sample"], ".2f"),
+            e2e.add_row(f"{label}: {r['steps']} steps, cfg {r['guidance']:g}", _f(st["text"], ".2f"), _f(st["sample"], ".2f"),
                         _f(st["decode"], ".2f"), _f(st["safety_and_watermark"], ".2f"), _f(r["seconds"], ".2f"),
                         _f(r["real_time_factor"], ".2f"), _f(r.get("peak_rss_mb"), ".0f"))
     if results.get("end_to_end"):
         parts.append(e2e)
     vae = results.get("vae_decode")
     if vae:
-        parts.append(f"VAE decode of the default clip: {vae['decode_ms']:.0f} ms (+{_f(vae['memory_mb'], '.0f')} MB)")
+        parts.append(f"VAE decode of the default clip: {vae['decode_ms']:.0f} ms (median of {len(vae['samples_ms'])})")
+    if results.get("memory_error"):
+        parts.append(f"[yellow]memory probe failed: {results['memory_error']}[/yellow]")
 
     goal = Table(title="Targets")
     for col in ("target", "measured", "goal", "met"):

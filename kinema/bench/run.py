@@ -51,6 +51,7 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
     import torch
 
     from kinema.bench import machine, measure, peak
+    from kinema.bench.memory import step_memory
     from kinema.bench.peer import PeerUnavailable, build_peer
     from kinema.pipeline import Pipeline
 
@@ -64,7 +65,6 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
     note("matmul peak (fp32, bf16)")
     peaks = {d: peak.matmul_peak(d, settings.peak_size, repeats=max(3, settings.repeats)) for d in ("fp32", "bf16")}
     results["peak"] = {d: p.to_dict() for d, p in peaks.items()}
-    fp32 = peaks["fp32"].gflops
 
     note("loading the model")
     pipe = Pipeline.from_pretrained(settings.weights)
@@ -103,11 +103,21 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
                                "parameters": sum(p.numel() for p in peer.parameters())}
         except PeerUnavailable as error:
             results["peer"] = {"unavailable": str(error)}
+    native_bf16 = bool({"avx512_bf16", "amx_bf16"} & set(results["machine"]["flags"]))
     steps = []
     for name in settings.scaling:
         note(f"DiT step on {name}" + (" against the diffusers peer" if peer is not None else ""))
-        row = measure.measure_step(pipe.dit, measure.SCALING_GRIDS[name], fp32, settings.repeats, settings.warmup, peer)
+        row = measure.measure_step(pipe.dit, measure.SCALING_GRIDS[name], settings.repeats, settings.warmup, peer,
+                                   settings.peak_size, bf16=native_bf16)
         steps.append({"canvas": name, **row})
+    note("memory per step (a fresh child process)")
+    grids = [measure.SCALING_GRIDS[name] for name in settings.scaling]
+    memory = step_memory(grids, settings.weights, peer is not None, settings.threads)
+    for i, step in enumerate(steps):
+        step["kinema_memory_mb"] = memory["kinema"][i] if "kinema" in memory else None
+        step["peer_memory_mb"] = memory["peer"][i] if memory.get("peer") else None
+    if "error" in memory:
+        results["memory_error"] = memory["error"]
     results["dit_steps"] = steps
     results["process_peak_rss_mb"] = measure.peak_rss_mb()
     results["machine"]["load_average_end"] = machine.load_average()

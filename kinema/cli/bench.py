@@ -65,7 +65,10 @@ def bench_command(
     if as_json:
         print(json.dumps(results, indent=1))
     else:
-        Console().print(tables(results))
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=150)  # piped to a file: do not squeeze the tables into 80 columns
+        out.print(tables(results))
         if plot is not None:
             console.print(f"plot: {plot}")
 
