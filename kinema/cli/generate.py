@@ -30,6 +30,7 @@ def generate_command(
     no_frame_check: bool = typer.Option(False, "--no-frame-check", help="Research only: skip the generated-frame check (recorded in the manifest)."),
     no_watermark: bool = typer.Option(False, "--no-watermark", help="Research only: skip the invisible watermark (recorded in the manifest)."),
     prompts_file: Path = typer.Option(None, "--prompts-file", help="Many videos: one prompt per line; prompt i gets seed --seed + i and is written to -o FOLDER/NNNN-slug.mp4 (+ index.json). Under torchrun the processes share the prompts."),
+    distilled: Path = typer.Option(None, "--distilled", help="Few-step sampler: a distilled DiT folder (benchmarks/distill_tiny.py); uses its own steps and guidance (4 steps instead of 20). See docs/performance.md."),
     parallel: str = typer.Option("auto", "--parallel", help="One prompt under torchrun: how processes share each model call: auto, cfg (guidance pair on 2 processes) or sequence (frames split)."),
 ) -> None:
     """Generate a video from a text prompt.
@@ -53,6 +54,8 @@ def generate_command(
         raise ValueError("give a PROMPT, or --prompts-file FILE with one prompt per line")
     if prompt is not None and prompts_file is not None:
         raise ValueError("give either a PROMPT or --prompts-file, not both")
+    if distilled is not None and (prompts_file is not None or launched_by_torchrun()):
+        raise ValueError("--distilled works with one PROMPT in one process, not with --prompts-file or torchrun")
     if prompts_file is not None or launched_by_torchrun():  # many prompts, or one prompt shared by torchrun processes
         from kinema.cli.generate_many import Request, generate_many, generate_shared
         from kinema.safety import SafetySettings as Safety
@@ -85,6 +88,10 @@ def generate_command(
         model_prompt = enhanced.text
     with console.status("loading the model"):
         pipe = load_pipeline(str(weights) if weights else None, str(lora) if lora else None, lora_scale)
+        if distilled is not None:
+            from kinema.diffusion.distill import with_distilled
+
+            pipe, steps, guidance = with_distilled(pipe, distilled)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("generating", total=steps)
         video = pipe.generate(model_prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,

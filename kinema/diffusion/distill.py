@@ -25,8 +25,9 @@ pipeline's schedule is `timestep_schedule(steps, resolution_shift(tokens))`, the
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -151,3 +152,13 @@ def load_distilled(folder: Path | str) -> tuple[DiT, DistilledMeta]:
     student = DiT(DiTConfig(**{**cfg, "patch": tuple(cfg["patch"])}))
     student.load_state_dict(load_weights(folder, "dit"))
     return student.eval(), DistilledMeta(**raw["distill"])
+
+
+def with_distilled(pipe: Any, folder: Path | str) -> tuple[Any, int, float]:
+    """`pipe` (a `kinema.pipeline.Pipeline`) with its DiT swapped for the distilled student, and
+    the steps and guidance to sample it with (its trained windows)."""
+    student, meta = load_distilled(folder)
+    if student.cfg.latent_channels != pipe.dit.cfg.latent_channels:
+        raise ValueError(f"distilled model {folder} has {student.cfg.latent_channels} latent channels, "
+                         f"the pipeline's VAE {pipe.dit.cfg.latent_channels}")
+    return replace(pipe, dit=student, name=f"{pipe.name}+few-step"), meta.steps, meta.guidance

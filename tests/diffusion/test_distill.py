@@ -115,3 +115,16 @@ def test_config_errors_name_the_argument() -> None:
         DistillConfig(steps=0)
     with pytest.raises(ValueError, match="lr"):
         DistillConfig(lr=0.0)
+
+
+def test_pipeline_with_the_student_samples_its_trained_windows(tiny_pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kinema.diffusion.distill import with_distilled
+    from kinema.safety import SafetySettings
+
+    meta = DistilledMeta(steps=2, guidance=1.0, teacher_steps=20, teacher_guidance=5.0, train_steps=1)
+    save_distilled(tmp_path / "s", copy.deepcopy(tiny_pipeline.dit), meta)
+    pipe, steps, guidance = with_distilled(tiny_pipeline, tmp_path / "s")
+    assert (steps, guidance) == (2, 1.0) and pipe.dit is not tiny_pipeline.dit and pipe.vae is tiny_pipeline.vae
+    off = SafetySettings(prompt=False, frames=False, watermark=False)
+    video = pipe.generate("a red ball", size="64x64", frames=5, steps=steps, guidance=guidance, safety=off)
+    assert video.num_frames == 5
