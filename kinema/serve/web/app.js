@@ -192,10 +192,12 @@ async function submitCreate(event) {
       if (mode === "remix") {
         video = await api(`/v1/videos/${encodeURIComponent(source)}/remix`, { method: "POST", json: { prompt } });
       } else {
-        video = await api("/v1/videos/extensions", {
-          method: "POST",
-          json: { prompt, seconds: $("seconds").value, video: { id: source } },
-        });
+        // Multipart, as openai-python sends `video={"id": ...}`: the field is named video[id].
+        const form = new FormData();
+        form.append("prompt", prompt);
+        form.append("seconds", $("seconds").value);
+        form.append("video[id]", source);
+        video = await api("/v1/videos/extensions", { method: "POST", form });
       }
     } else {
       const form = new FormData();
@@ -228,11 +230,15 @@ async function previewEnhance() {
   }
   $("create-error").textContent = "";
   try {
-    const result = await api("/v1/kinema/enhance", { method: "POST", json: { prompt } });
+    const result = await api("/v1/kinema/enhance", {
+      method: "POST",
+      json: { prompt, size: $("size").value, seconds: $("seconds").value },
+    });
     $("enhance-text").textContent = result.enhanced_prompt;
-    const unknown = result.unknown_words || [];
-    $("enhance-unknown").textContent = unknown.length
-      ? `Words the model does not know (left out): ${unknown.join(", ")}` : "";
+    $("enhance-unknown").textContent = [
+      result.problem || (result.changed === false ? "Already detailed: kept as written." : ""),
+      unknownWords(result.unknown_words),
+    ].filter(Boolean).join(" ");
     box.hidden = false;
   } catch (err) {
     $("create-error").textContent = err.message;
@@ -326,6 +332,7 @@ function renderCard(card) {
 
   role("enhanced-wrap").hidden = !ext.enhanced_prompt;
   role("enhanced").textContent = ext.enhanced_prompt || "";
+  role("unknown").textContent = unknownWords(ext.unknown_words);
   if (ext.enhanced_prompt && !card.openedEnhanced) {
     role("enhanced-wrap").open = true;
     card.openedEnhanced = true;
@@ -342,30 +349,38 @@ function renderCard(card) {
   if (completed) attachMedia(card);
 }
 
-// C2PA manifest state and the invisible watermark, as the server measured them on the file.
+// C2PA manifest state and the invisible watermark, as the server measured them on the stored MP4:
+// {c2pa: "valid"|"invalid"|"missing", c2pa_state: "Trusted"|"Valid"|..., watermark: bool,
+//  watermark_confidence: 0..1}.
 function renderBadges(list, provenance) {
   list.replaceChildren();
   if (!provenance) return;
   const add = (text, ok, title) => {
     const li = document.createElement("li");
-    li.className = `badge ${ok === true ? "ok" : ok === false ? "bad" : "unknown"}`;
+    li.className = `badge ${ok ? "ok" : "bad"}`;
     li.textContent = text;
-    if (title) li.title = title;
+    li.title = title;
     list.append(li);
   };
-  const c2pa = provenance.c2pa;
-  if (c2pa !== undefined && c2pa !== null) {
-    const status = typeof c2pa === "string" ? c2pa : c2pa.state || c2pa.status || (c2pa.valid ? "Valid" : "missing");
-    const ok = ["trusted", "valid", "signed"].includes(String(status).toLowerCase());
-    add(`C2PA: ${status}`, ok, "Content Credentials manifest (kinema verify)");
-  }
-  const mark = provenance.watermark;
-  if (mark !== undefined && mark !== null) {
-    const found = typeof mark === "boolean" ? mark : Boolean(mark.found ?? mark.detected);
-    const confidence = typeof mark === "object" ? mark.confidence : undefined;
-    const pct = typeof confidence === "number" ? ` (${(confidence * 100).toFixed(confidence >= 0.9995 ? 2 : 1)}%)` : "";
-    add(`Watermark: ${found ? "found" : "not found"}${found ? pct : ""}`, found, "Invisible watermark (kinema detect)");
-  }
+  const c2paOk = provenance.c2pa === "valid";
+  const state = provenance.c2pa_state || provenance.c2pa;
+  add(`C2PA: ${state}`, c2paOk,
+    c2paOk ? "Signed Content Credentials: who made this file and how (kinema verify)"
+      : "The C2PA manifest is missing or does not verify");
+  const found = Boolean(provenance.watermark);
+  const confidence = provenance.watermark_confidence;
+  const pct = typeof confidence === "number" ? ` ${formatConfidence(confidence)}` : "";
+  add(found ? `Watermark found${pct ? ` (${pct.trim()})` : ""}` : "No watermark", found,
+    found ? "Kinema's invisible watermark was detected in the frames (kinema detect)"
+      : "Kinema's invisible watermark was not detected");
+}
+
+// 0.99999 reads "99.999%", not a rounded-up "100%": the point is how sure, not that it is certain.
+function formatConfidence(value) {
+  const pct = value * 100;
+  let digits = 1;
+  while (digits < 4 && pct.toFixed(digits) === "100." + "0".repeat(digits) && value < 1) digits += 1;
+  return `${pct.toFixed(digits)}%`;
 }
 
 // <video src> cannot send the Authorization header: fetch the MP4 once into a blob URL.
@@ -442,6 +457,10 @@ function startFrom(id, mode) {
   $("source").value = id;
   $("prompt").focus();
   $("create-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function unknownWords(words) {
+  return words && words.length ? `Words outside Kinema's world (ignored): ${words.join(", ")}.` : "";
 }
 
 function clip(text, n) {
