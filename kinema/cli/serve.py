@@ -84,6 +84,9 @@ def serve_command(
     count = 0 if no_worker else workers
     if count < 0:
         raise ValueError(f"--workers {workers} must be 0 or more")
+    # uvicorn handles SIGTERM itself, then re-raises it with the handler found before it started:
+    # make that handler an exit, so the `finally` below stops the workers (else they are orphaned).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     children = [_spawn_worker(config) for _ in range(count)]
     console.print(f"Kinema {config.model_name} on http://{host}:{port}/ (API at /v1, data in {config.home}, "
                   f"{count} worker{'s' if count != 1 else ''})", highlight=False)
@@ -97,6 +100,10 @@ def serve_command(
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _spawn_worker(config) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
