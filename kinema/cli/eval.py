@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ def run_command(
     """Generate every suite prompt with the model and score it; save results as JSON.
 
       kinema eval run --model weights/kinema-tiny --subset ci -o results.json
+
+    On several processes (each generates and scores its share; rank 0 merges and writes):
+
+      torchrun --standalone --nproc-per-node 8 --no-python kinema eval run --subset ci -o results.json
     """
     from kinema.eval.bench import model_video_maker, run_suite
     from kinema.eval.report import table
@@ -75,7 +80,20 @@ def run_command(
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     chosen = load_suite(suite, subset)
-    results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples)
+    distributed = "RANK" in os.environ and "WORLD_SIZE" in os.environ  # launched by torchrun
+    if distributed:
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo")  # generation runs on the CPU; gloo gathers the scores
+        try:
+            results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples, distributed=True)
+        finally:
+            rank = dist.get_rank()
+            dist.destroy_process_group()  # gloo's threads must stop before the process exits
+        if rank != 0:
+            return  # rank 0 writes and prints
+    else:
+        results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples)
     cal = _read_json(calibration) if calibration else packaged_calibration(chosen.name)
     if cal:
         results["calibration"] = {k: v for k, v in cal.items() if k != "runs"}

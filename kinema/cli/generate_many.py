@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +62,24 @@ def output_name(index: int, prompt: str, frames: int) -> str:
     return f"{index:04d}-{slug}.{'png' if frames == 1 else 'mp4'}"
 
 
-def _process_group() -> tuple[int, int]:
+@contextlib.contextmanager
+def process_group() -> Iterator[tuple[int, int]]:
+    """(rank, world) under torchrun, joining the gloo group for the duration; (0, 1) otherwise."""
     from kinema.train.distributed import launched_by_torchrun
 
     if not launched_by_torchrun():
-        return 0, 1
+        yield 0, 1
+        return
     import torch.distributed as dist
 
-    if not dist.is_initialized():
+    owned = not dist.is_initialized()
+    if owned:
         dist.init_process_group("gloo")  # generation runs on the CPU; gloo carries tensors and objects
-    return dist.get_rank(), dist.get_world_size()
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+    finally:
+        if owned:  # gloo's threads must stop before the process exits (else abort at exit)
+            dist.destroy_process_group()
 
 
 def _model_prompt(prompt: str, request: Request, show: bool) -> str:
@@ -93,9 +103,6 @@ def _settings(prompt: str, model_prompt: str, seed: int, request: Request) -> di
 
 
 def generate_many(prompts_file: Path, request: Request) -> None:
-    from kinema.diffusion.parallel import gather_objects, shard_items
-    from kinema.pipeline import load_pipeline, save
-    from kinema.safety import RefusedError, enforce_prompt
     from kinema.text.prompt import check_prompt
 
     prompts = read_prompts(prompts_file)
@@ -104,7 +111,15 @@ def generate_many(prompts_file: Path, request: Request) -> None:
     folder = DEFAULT_FOLDER if request.output == Path("kinema.mp4") else request.output
     if folder.suffix:
         raise ValueError(f"with --prompts-file, -o is a folder for the videos (e.g. -o videos/), not {folder}")
-    rank, world = _process_group()
+    with process_group() as (rank, world):
+        _generate_share(prompts, prompts_file, folder, rank, world, request)
+
+
+def _generate_share(prompts: list[str], prompts_file: Path, folder: Path, rank: int, world: int, request: Request) -> None:
+    from kinema.diffusion.parallel import gather_objects, shard_items
+    from kinema.pipeline import load_pipeline, save
+    from kinema.safety import RefusedError, enforce_prompt
+
     folder.mkdir(parents=True, exist_ok=True)
     pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale)
     records = []
@@ -135,16 +150,21 @@ def generate_many(prompts_file: Path, request: Request) -> None:
 
 def generate_shared(prompt: str, request: Request) -> None:
     """One video, every model call spread over the torchrun ranks; rank 0 writes it."""
-    from rich.progress import Progress
-
-    from kinema.diffusion.parallel import SamplingPlan, parallel_dit
-    from kinema.pipeline import load_pipeline, save
-    from kinema.safety import enforce_prompt
+    from kinema.diffusion.parallel import SamplingPlan
     from kinema.video import check_output_path
 
     check_output_path(request.output, request.frames)
-    plan = SamplingPlan.choose(_process_group()[1], request.parallel)
-    rank = _process_group()[0]
+    with process_group() as (rank, world):
+        _generate_shared(prompt, request, rank, SamplingPlan.choose(world, request.parallel))
+
+
+def _generate_shared(prompt: str, request: Request, rank: int, plan: Any) -> None:
+    from rich.progress import Progress
+
+    from kinema.diffusion.parallel import parallel_dit
+    from kinema.pipeline import load_pipeline, save
+    from kinema.safety import enforce_prompt
+
     enforce_prompt(prompt, request.safety)
     model_prompt = _model_prompt(prompt, request, show=rank == 0)
     pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale)

@@ -5,7 +5,8 @@ Contract:
   entry, scores it against the entry's frozen spec and returns a results dict (JSON-safe):
   `per_prompt` (id, group, prompt, categories, overall, seconds), `summary` (mean per category over
   the prompts where it applies, plus `overall`), `seconds_per_video` (scoring time only) and
-  `count`. Results of different runs compare category by category.
+  `count`. Results of different runs compare category by category. With `distributed=True`
+  under torchrun the ranks share the entries and merge their scores (same results, faster).
 - `calibrate(suite)` scores the world's own renders (the ceiling), the same renders after an H.264
   4:2:0 MP4 round trip (`ceiling_mp4`, when PyAV can encode), uniform noise (`floor_noise`) and renders
   paired with another prompt of the same canvas (`floor_shuffled`); it returns their summaries.
@@ -40,13 +41,19 @@ def summarise(per_prompt: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
-def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_frames: int = 0) -> dict[str, Any]:
+def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_frames: int = 0,
+              distributed: bool = False) -> dict[str, Any]:
     """Score `make_video(entry)` for every entry. `keep_frames`: store a frame strip (base64 PNG)
-    for that many best and worst prompts, for the HTML report."""
+    for that many best and worst prompts, for the HTML report.
+
+    `distributed`: inside a torch.distributed process group (torchrun), rank r generates and
+    scores entries r, r + world, ...; the results are merged (in suite order) and every rank
+    returns the same dict as one process would (up to timings)."""
+    rank, world = _rank_world() if distributed else (0, 1)
     per_prompt = []
     strips: dict[str, np.ndarray] = {}
     started = time.perf_counter()
-    for entry in suite.entries:
+    for entry in suite.entries[rank::world]:
         video = make_video(entry)
         score = score_video(video, entry.spec_scene())
         per_prompt.append(
@@ -63,6 +70,16 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
         )
         if keep_frames:
             strips[entry.id] = np.asarray(getattr(video, "frames", video))
+    examples = _examples(per_prompt, strips, keep_frames)
+    if world > 1:  # each rank's best and worst include the suite's best and worst
+        import torch.distributed as dist
+
+        parts: list[Any] = [None] * world
+        dist.all_gather_object(parts, (per_prompt, examples))
+        order = {entry.id: i for i, entry in enumerate(suite.entries)}
+        per_prompt = sorted((p for part, _ in parts for p in part), key=lambda p: order[p["id"]])
+        pool = {k: v for _, part_examples in parts for k, v in part_examples.items()}
+        examples = {p["id"]: pool[p["id"]] for p in _chosen(per_prompt, keep_frames)}
     results: dict[str, Any] = {
         "suite": suite.name,
         "label": label,
@@ -73,13 +90,34 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
         "wall_seconds": time.perf_counter() - started,
         "per_prompt": per_prompt,
     }
+    if world > 1:
+        results["processes"] = world
     if keep_frames and per_prompt:
-        from kinema.eval.report import frame_strip_png
-
-        ranked = sorted(per_prompt, key=lambda p: p["overall"])
-        chosen = ranked[:keep_frames] + ranked[-keep_frames:]
-        results["examples"] = {p["id"]: frame_strip_png(strips[p["id"]]) for p in chosen}
+        results["examples"] = examples
     return results
+
+
+def _rank_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _chosen(per_prompt: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
+    if not keep:
+        return []
+    ranked = sorted(per_prompt, key=lambda p: p["overall"])
+    return ranked[:keep] + ranked[-keep:]
+
+
+def _examples(per_prompt: list[dict[str, Any]], strips: dict[str, np.ndarray], keep: int) -> dict[str, str]:
+    if not keep or not per_prompt:
+        return {}
+    from kinema.eval.report import frame_strip_png
+
+    return {p["id"]: frame_strip_png(strips[p["id"]]) for p in _chosen(per_prompt, keep)}
 
 
 def render_reference(entry: SuiteEntry) -> np.ndarray:
