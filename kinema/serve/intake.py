@@ -75,6 +75,8 @@ class Intake:
             check_prompt(prompt)
         except ValueError as error:
             raise bad_request(str(error), "prompt") from None
+        if "\x00" in prompt:
+            raise bad_request("the prompt contains a NUL character; send plain text", "prompt")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise bad_request(f"the prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS}", "prompt")
         if moderate:
@@ -100,6 +102,9 @@ class Intake:
         """A media writer that hard-links the completed `source` MP4 as a new job's input."""
         def write(video_id: str) -> str:
             src = path_of(self.config.home / str(source.result_dir), source.id, "video")
+            if not src.is_file():
+                raise ApiError(404, f"the video file of {source.id} is missing from the server's storage",
+                               param="video", code="content_missing")
             dst = inputs.link_source(src, self.config.uploads_dir / f"{video_id}.mp4")
             return str(dst.relative_to(self.config.home))
         return write

@@ -24,6 +24,7 @@ Contract
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -180,6 +181,15 @@ def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
 
 
+VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+
+
+def is_video_id(value: str) -> bool:
+    """Whether `value` can be a video id: anything else is answered "not found" without a query
+    (PostgreSQL rejects some strings outright, e.g. ones holding NUL)."""
+    return isinstance(value, str) and VIDEO_ID.fullmatch(value) is not None
+
+
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -224,7 +234,7 @@ class Store:
 
     def create_key(self, name: str) -> tuple[ApiKey, str]:
         """A new key named `name`; returns its record and the secret (not stored anywhere)."""
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
             raise ValueError(f"key name {name!r} must be 1 to 200 characters, e.g. 'alice-laptop'")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(8), name=name.strip(), prefix=secret[:8], created_at=self.clock())
@@ -271,6 +281,8 @@ class Store:
 
     def get_job(self, video_id: str, key_id: str | None = None) -> Job | None:
         """The job `video_id`, only if `key_id` owns it (any owner when key_id is None)."""
+        if not is_video_id(video_id):
+            return None
         query = select(jobs).where(jobs.c.id == video_id)
         if key_id is not None:
             query = query.where(jobs.c.key_id == key_id)
@@ -289,7 +301,8 @@ class Store:
         query = select(jobs).where(jobs.c.key_id == key_id)
         with self._read() as conn:
             if after is not None:
-                cursor = conn.scalar(select(jobs.c.seq).where(jobs.c.id == after, jobs.c.key_id == key_id))
+                cursor = None if not is_video_id(after) else \
+                    conn.scalar(select(jobs.c.seq).where(jobs.c.id == after, jobs.c.key_id == key_id))
                 if cursor is None:
                     raise ValueError(f"after {after!r} is not one of your videos; pass the last id of the previous page")
                 query = query.where(jobs.c.seq > cursor if order == "asc" else jobs.c.seq < cursor)
@@ -305,6 +318,8 @@ class Store:
     def delete_job(self, video_id: str, key_id: str) -> Job | None:
         """Delete the key's job (any status: a running one is abandoned by its worker, whose next
         heartbeat finds it gone). Returns the deleted row, so the caller can remove its files."""
+        if not is_video_id(video_id):
+            return None
         with self._write() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == video_id, jobs.c.key_id == key_id).with_for_update()).first()
             if row is None:

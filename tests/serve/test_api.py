@@ -121,6 +121,8 @@ def test_bad_values_say_what_is_allowed(client: openai.OpenAI, live_server) -> N
         client.videos.create(prompt=PROMPT, model="sora-2")
     with pytest.raises(openai.BadRequestError, match="prompt is empty"):
         client.videos.create(prompt="  ")
+    with pytest.raises(openai.BadRequestError, match="NUL"):
+        client.videos.create(prompt="a ball\x00")
     with pytest.raises(openai.BadRequestError, match="must match"):
         client.videos.create(prompt=PROMPT, size="96x64", input_reference=("a.png", png((1, 2, 3)), "image/png"))
     with pytest.raises(openai.BadRequestError, match="could not be read as an image"):

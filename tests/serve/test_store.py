@@ -57,6 +57,8 @@ def test_jobs_are_owned_listed_in_pages_and_deleted(store: Store) -> None:
     store.add_job(job(bob.id), max_active=10)
     assert store.get_job(ids[0], alice.id).prompt == "ball 0"
     assert store.get_job(ids[0], bob.id) is None
+    for odd in ("video_\x00", "'; drop table kinema_jobs; --", ids[0].upper()):  # never reaches SQL as an id
+        assert store.get_job(odd) is None and store.delete_job(odd, alice.id) is None
     page, more = store.list_jobs(alice.id, limit=2)
     assert [j.id for j in page] == ids[::-1][:2] and more
     page, more = store.list_jobs(alice.id, after=page[-1].id, limit=2)
