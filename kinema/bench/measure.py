@@ -30,18 +30,25 @@ TEXT_TOKENS = 64  # a detailed world caption is 40-80 word pieces
 CFG_BATCH = 2  # guided sampling runs the prompt and the empty prompt as one batch
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
-    """Seconds of each call, alternating between the functions: warm-up rounds, then `repeats`."""
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Wall seconds of each call, alternating between the functions: warm-up rounds, then
+    `repeats`. If `cpu` is given it receives the process CPU seconds of each call (all threads):
+    on an oversubscribed machine wall time includes time spent descheduled, CPU time does not."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
     times: dict[str, list[float]] = {name: [] for name in fns}
+    if cpu is not None:
+        cpu.update({name: [] for name in fns})
     for round_ in range(warmup + repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
-            elapsed = time.perf_counter() - start
+            elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
             if round_ >= warmup:
                 times[name].append(elapsed)
+                if cpu is not None:
+                    cpu[name].append(elapsed_cpu)
     return times
 
 
@@ -145,7 +152,8 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
             fns["peer"] = lambda: peer_forward(peer, inputs.latent, inputs.timesteps, inputs.text.tokens)
         if bf16:
             fns["kinema_bf16"] = bf16_step
-        times = interleaved(fns, repeats, warmup)
+        cpu: dict[str, list[float]] = {}
+        times = interleaved(fns, repeats, warmup, cpu)
     peak_flops = 2 * peak_size**3
     kinema_ms = median_ms(times["kinema"])
     out: dict[str, Any] = {
@@ -160,7 +168,13 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         "peak_gflops": peak_flops / median_ms(times["peak"]) / 1e6,
         # per round: (model FLOP/s) / (peak FLOP/s) = (flops / t_model) / (peak_flops / t_peak)
         "kinema_fraction_of_peak": statistics.median((flops / tk) / (peak_flops / tp) for tk, tp in zip(times["kinema"], times["peak"])),
+        # the same share counted in CPU seconds: FLOPs per CPU-second of the model over those of the
+        # peak matmul; unlike wall time it does not count time the process spent descheduled
+        "kinema_cpu_ms": median_ms(cpu["kinema"]),
+        "kinema_fraction_of_peak_cpu": statistics.median((flops / max(tk, 1e-9)) / (peak_flops / max(tp, 1e-9))
+                                                         for tk, tp in zip(cpu["kinema"], cpu["peak"])),
         "peer_ms": None, "peer_samples_ms": None, "peer_gflops": None, "peer_over_kinema": None,
+        "peer_cpu_ms": None, "peer_over_kinema_cpu": None,
         "bf16_ms": None, "fp32_over_bf16": None,
     }
     if peer is not None:
@@ -168,7 +182,9 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         peer_flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=False)
         out.update(peer_ms=peer_ms, peer_samples_ms=[t * 1000 for t in times["peer"]], peer_gflops=peer_flops / peer_ms / 1e6,
                    # per-round ratio, then the median: robust to load that changes between rounds
-                   peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])))
+                   peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])),
+                   peer_cpu_ms=median_ms(cpu["peer"]),
+                   peer_over_kinema_cpu=statistics.median(p / max(k, 1e-9) for p, k in zip(cpu["peer"], cpu["kinema"])))
     if bf16:
         out.update(bf16_ms=median_ms(times["kinema_bf16"]),
                    fp32_over_bf16=statistics.median(k / h for k, h in zip(times["kinema"], times["kinema_bf16"])))
