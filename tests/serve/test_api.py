@@ -164,3 +164,33 @@ def test_another_key_sees_nothing_and_no_key_is_401(client: openai.OpenAI, live_
     with pytest.raises(openai.AuthenticationError, match="incorrect or revoked"):
         anonymous.videos.list()
     assert client.videos.poll(video.id, poll_interval_ms=50).status == "completed"
+
+
+def test_two_api_servers_and_a_worker_share_postgresql(serve_home, tiny_weights, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from kinema.serve.app import create_app
+    from kinema.serve.config import ServeConfig
+    from kinema.serve.worker import Worker
+    from tests.serve.conftest import new_postgres_database, start_uvicorn
+
+    config = ServeConfig(home=serve_home, weights=tiny_weights, database_url=new_postgres_database(postgres_server),
+                         steps=2, poll_after_ms=50, worker_poll_seconds=0.05)
+    _, key = Store(config.url).create_key("test")
+    servers = [start_uvicorn(create_app(config)) for _ in range(2)]  # each app has its own engine and pool
+    a, b = (openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) for _, _, port in servers)
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(config).run, kwargs={"stop": stop}, daemon=True)
+    worker.start()
+    try:
+        created = a.videos.create(prompt=PROMPT, seconds="1")
+        done = b.videos.poll(created.id, poll_interval_ms=50)
+        assert done.status == "completed" and done.to_dict()["kinema"]["provenance"]["c2pa"] == "valid"
+        assert [v.id for v in a.videos.list().data] == [created.id]
+        assert len(b.videos.download_content(created.id).read()) > 1000
+    finally:
+        stop.set()
+        for server, thread, _ in servers:
+            server.should_exit = True  # type: ignore[attr-defined]
+            thread.join(10)
+        worker.join(30)
