@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from PIL import Image
 from fastapi.testclient import TestClient
 
 from kinema.serve.web import ASSETS, router
@@ -223,6 +224,27 @@ def test_generate_in_the_browser_end_to_end(served: Served, browser, tmp_path: P
     assert shot.stat().st_size > 10_000
     if os.environ.get("KINEMA_WEB_SCREENSHOT"):
         page.screenshot(path=os.environ["KINEMA_WEB_SCREENSHOT"], full_page=True)
+
+    # From the finished video: extend and remix it (the card's buttons pick it as the source), and
+    # animate an uploaded image. Each is accepted and listed with its mode (not waited for).
+    for action, prompt in (("Extend", "the red ball keeps bouncing"), ("Remix", "a small green ball bounces to the right")):
+        card.get_by_role("button", name=action).click()
+        assert page.get_by_label("Video to start from").input_value() == card.get_attribute("data-id")
+        page.get_by_label("Prompt").fill(prompt)
+        page.get_by_role("button", name="Generate").click()
+        expect(page.locator("li.job").first.locator("p.prompt")).to_have_text(prompt, timeout=60_000)
+        expect(page.locator("li.job").first.locator(".meta")).to_contain_text(action.lower())
+    image = tmp_path / "first-frame.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(image)
+    page.get_by_label("Start from", exact=True).select_option("animate")
+    page.get_by_label("Image to animate (PNG or JPEG)").set_input_files(str(image))
+    page.get_by_label("Prompt").fill("the red square slides to the left")
+    page.get_by_label("Size").select_option("64x64")
+    page.get_by_role("button", name="Generate").click()
+    newest = page.locator("li.job").first
+    expect(newest.locator("p.prompt")).to_have_text("the red square slides to the left", timeout=60_000)
+    expect(newest.locator(".meta")).to_contain_text("animate")
+    expect(page.locator("#create-error")).to_be_empty()
     assert not errors, errors
     context.close()
     print(f"browser end-to-end: {time.perf_counter() - started:.1f} s")
