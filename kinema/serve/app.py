@@ -31,7 +31,7 @@ from kinema.serve import inputs
 from kinema.serve.auth import Auth
 from kinema.serve.config import FPS, ServeConfig, frames_for
 from kinema.serve.errors import ApiError, bad_request, install, not_found
-from kinema.serve.intake import Intake, media_body, media_request
+from kinema.serve.intake import MAX_EDIT_FRAMES, Intake, media_body, media_request
 from kinema.serve.limits import BodyLimit, RateLimiter
 from kinema.serve.media import VARIANTS, path_of
 from kinema.serve.schemas import (EnhanceRequest, EnhanceResponse, ErrorResponse, Limits, Options, RemixRequest,
@@ -131,6 +131,9 @@ def create_app(config: ServeConfig) -> FastAPI:
     @api.post("/videos/{video_id}/remix", response_model=VideoObject, summary="Remix a completed video")
     def remix_video(key: Key, video_id: str, body: Annotated[RemixRequest, Body()]) -> VideoObject:
         source = intake.completed(key, video_id, "remixed")
+        if source.frames > MAX_EDIT_FRAMES:
+            raise bad_request(f"video {video_id} has {source.frames} frames; a remix takes at most {MAX_EDIT_FRAMES} "
+                              f"({(MAX_EDIT_FRAMES - 1) // FPS} s)", "video_id")
         return intake.submit(key, "remix", body.prompt, source.size, source.frames, strength=config.edit_strength,
                             source=source, remixed_from=source.id, media=intake.link(source))
 
