@@ -15,6 +15,8 @@ const state = {
   cards: new Map(),   // video id -> {el, video}
   media: new Map(),   // video id -> blob URL of its MP4 (or a pending Promise)
   timer: null,
+  refreshing: false,
+  refreshAgain: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -253,9 +255,17 @@ function stopPolling() {
   state.timer = null;
 }
 
+// One refresh at a time: a call while one is in flight (a submit during a poll) asks for another
+// right after it, so that there is never more than one polling timer.
 async function refresh() {
+  if (state.refreshing) {
+    state.refreshAgain = true;
+    return;
+  }
+  state.refreshing = true;
   stopPolling();
   let busy = false;
+  let keyRefused = false;
   try {
     const page = await api(`/v1/videos?limit=${LIST_LIMIT}&order=desc`);
     const videos = page.data || [];
@@ -274,10 +284,15 @@ async function refresh() {
     $("jobs-error").textContent = "";
     fillSources();
   } catch (err) {
-    if (err.status === 401) return;
-    $("jobs-error").textContent = `Cannot list videos: ${err.message}`;
+    keyRefused = err.status === 401;
+    if (!keyRefused) $("jobs-error").textContent = `Cannot list videos: ${err.message}`;
+  } finally {
+    state.refreshing = false;
   }
-  state.timer = setTimeout(refresh, busy ? POLL_BUSY_MS : POLL_IDLE_MS);
+  const again = state.refreshAgain;
+  state.refreshAgain = false;
+  if (keyRefused || !state.key) return; // polling resumes once a key is saved
+  state.timer = setTimeout(refresh, again ? 0 : busy ? POLL_BUSY_MS : POLL_IDLE_MS);
 }
 
 function upsertCard(video, prepend) {
