@@ -107,6 +107,7 @@ def dit_command(
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
     device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
+    max_batch: int = typer.Option(64, help="At most this many clips per global batch (images are 4x cheaper than 4-second clips); raise with --token-budget."),
     parallel: str = typer.Option("none", help=PARALLEL_HELP),
     precision: str = typer.Option("auto", help="auto (bf16 autocast on GPUs, fp32 on CPUs), bf16 or fp32."),
     grad_accum: int = typer.Option(1, help="Split each process's share of the batch into this many pieces (less memory, same result)."),
@@ -137,9 +138,10 @@ def dit_command(
         torch.set_num_threads(threads)
     if eval_every and eval_every % checkpoint_every:
         raise ValueError(f"--eval-every {eval_every} must be a multiple of --checkpoint-every {checkpoint_every}")
-    if token_budget < 1:
-        raise ValueError(f"--token-budget {token_budget} must be positive")
-    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget)
+    if token_budget < 1 or max_batch < 1:
+        raise ValueError(f"--token-budget {token_budget} and --max-batch {max_batch} must be positive")
+    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
+                         max_batch=max_batch)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)

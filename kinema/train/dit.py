@@ -30,6 +30,7 @@ class DiTTrainConfig:
     cache: str = "runs/cache"
     seed: int = 0
     token_budget: int = 144 * 16  # tokens per batch (16 four-second clips, or 144 images)
+    max_batch: int = 64  # clips per batch at most (bounds image batches; raise it with the token budget on many GPUs)
     caption_dropout: float = 0.1
     condition_rate: float = 0.3  # share of multi-frame samples trained with some frames given clean
     eval_every: int = 0  # run a KinemaBench subset on the EMA weights every N steps (0: never)
@@ -160,7 +161,7 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
               parallel: ParallelConfig = ParallelConfig()) -> DiT:
     torch.manual_seed(cfg.seed)
     model = DiT(cfg.model)
-    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget)
+    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget, max_batch=cfg.max_batch)
 
     def next_batch(step: int) -> tuple[LatentBatch, torch.Generator]:
         # Noise, timesteps and masks from a per-step generator: a resumed run repeats them exactly.
