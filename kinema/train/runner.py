@@ -283,7 +283,8 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
                     torch.manual_seed(1_000_003 * step + index)
                     with _grad_sync(wrapped, last):
                         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                            share, metrics = job.loss(wrapped, job.shard(batch, index, pieces))
+                            piece = batch if job.shard is None else job.shard(batch, index, pieces)  # (one piece: the batch)
+                            share, metrics = job.loss(wrapped, piece)
                         (share * env.world_size).backward()  # DDP/FSDP average over ranks; shares sum
                     share_sum += float(share.detach())
                 total, stops = all_reduce_sum([share_sum, float(stop.requested)], device)
