@@ -6,6 +6,7 @@
     python benchmarks/moderation.py --split fresh3         # 162 prompts written before round 2, never tuned on
     python benchmarks/moderation.py --lexicon-only         # layers 1-2, no semantic classifier
     python benchmarks/moderation.py --errors               # list every miss and false positive
+    python benchmarks/moderation.py --closest              # closest exemplar / red-team pairs (a leak check)
     python benchmarks/moderation.py --frames               # frame moderation latency on world clips
 
 Splits: `dev` was looked at while building the layers; `test` was held out until a first look
@@ -153,6 +154,7 @@ def main() -> None:
     parser.add_argument("--lexicon-only", action="store_true", help="skip the semantic classifier")
     parser.add_argument("--errors", action="store_true", help="list misses and false positives")
     parser.add_argument("--frames", action="store_true", help="measure frame moderation latency instead")
+    parser.add_argument("--closest", action="store_true", help="also print the closest exemplar / red-team pairs (slow)")
     args = parser.parse_args()
     if args.frames:
         frame_latency()
@@ -168,7 +170,7 @@ def main() -> None:
             expected = row.category or "benign"
             got = verdict.category or "allowed"
             print(f"  [{row.split}] {expected:>11} -> {got:<11} {row.kind:<11} {row.prompt!r}  {verdict.reason}")
-    if not args.lexicon_only:
+    if args.closest and not args.lexicon_only:
         print("closest training exemplars to red-team prompts (cosine):")
         for score, prompt, exemplar in closest_exemplars(rows):
             print(f"  {score:.3f}  {prompt!r} ~ {exemplar!r}")

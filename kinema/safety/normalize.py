@@ -11,7 +11,7 @@ Steps, in order:
    map Cyrillic and Greek lookalikes to Latin letters.
 2. Leetspeak, per whitespace token, only where the decoded token is all letters and the token had
    a letter in it or is at least three characters long: "3 balls" keeps its number, "k1ll" and
-   "@$$" are decoded. "1" is read as both "i" and "l" (two variants).
+   "@$$" are decoded; ordinals and decades ("44th", "1990s") are numbers and stay. "1" is read as both "i" and "l" (two variants).
 3. Tokenisation two ways: split at every non-alphanumeric character ("k.i.l.l" -> k i l l) and
    glue each whitespace token ("k.i.l.l" -> kill, "spider-man" -> spiderman); a possessive 's
    and other apostrophes vanish ("mcdonald's" -> mcdonald, "don't" -> dont).
@@ -50,6 +50,7 @@ LEET_L = {**LEET_I, "1": "l"}
 VOWELS = "aeiouy"
 EDGE_PUNCTUATION = ".,;:?!\"'()[]{}<>«»“”‘’"
 MAX_SQUEEZE_VARIANTS = 16
+NUMBER_WORD = re.compile(r"\d+(st|nd|rd|th|s)")  # "44th", "1990s": numbers, not leetspeak
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def fold(text: str) -> str:
 
 def _decode_token(token: str, table: dict[str, str]) -> str:
     core = token.strip(EDGE_PUNCTUATION) or token
-    if not any(ch in table for ch in core):
+    if not any(ch in table for ch in core) or NUMBER_WORD.fullmatch(core):
         return token
     decoded = "".join(table.get(ch, ch) for ch in core)
     has_letter = any(ch.isalpha() for ch in core)

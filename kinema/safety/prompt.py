@@ -7,7 +7,9 @@ refuses it; never a bare "no"), and the `matched` words. Layers, first hit wins:
 1. normalisation (`kinema.safety.normalize`): case, Unicode confusables, leetspeak, zero-width
    characters, spaced and punctuated letters, repeated letters;
 2. category lexicons (`kinema.safety.lexicon`): whole words and phrases, with ambiguous words
-   ("shoot", "kill") refused only when aimed at a living target;
+   ("shoot", "kill") refused only when aimed at a living target; and roles that name one real
+   person (`kinema.safety.roles`: "the russian president", "the 44th president", "the lead singer
+   of <band>");
 3. the semantic classifier (`kinema.safety.semantic`) on the encoder's sentence vector, for
    paraphrases no list holds. `semantic=False` skips it (no encoder load; lexicons only).
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from kinema.safety.lexicon import CATEGORIES, find_terms
+from kinema.safety.roles import find_roles
 
 WHY: dict[str, str] = {
     "violence": "Kinema does not generate violence or gore against people or animals",
@@ -60,7 +63,7 @@ def moderate_prompt(text: str, semantic: bool = True) -> Verdict:
 
 @lru_cache(maxsize=4096)
 def _moderate(text: str, semantic: bool) -> Verdict:
-    hits = find_terms(text)
+    hits = sorted(find_terms(text) + find_roles(text), key=lambda h: CATEGORIES.index(h.category))
     if hits:
         category = hits[0].category
         found = list(dict.fromkeys(h.found for h in hits if h.category == category))

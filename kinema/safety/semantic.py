@@ -9,9 +9,15 @@ categories), stored as JSON in `data/classifier.json` (~50 KB), loaded once per 
 the prompt normalised and without its allow-listed benign phrases (`lexicon.without_allowed`).
 Encoding costs ~10 ms a prompt on an idle core, and the encoder caches prompts it has seen.
 
+A nearest-exemplar check backs every refusal: the prompt's `NEIGHBOURS` nearest training exemplars
+(cosine, `data/exemplar_vectors.npz`, int8, ~1.5 MB) must not be mostly benign. A linear boundary
+drawn for "the yellow electric mouse" also cuts through "the pink ball beats the green ball"; the
+world caption next to it says what it is. It only ever turns a refusal into an allow.
+
 Training (`python -m kinema.safety.semantic`) reads only `data/exemplars/*.txt` plus templated
 prompts (`kinema.safety.templates`: world captions, people doing harmless things, harmful acts
-composed from small vocabularies), never the red-team set: that set measures generalisation.
+composed from small vocabularies, famous people and characters described without their names
+and plain roles that point at nobody), never the red-team set: that set measures generalisation.
 Each harmful class's threshold is chosen by 5-fold cross-validation on the exemplars so that at
 most `TARGET_FPR` of the held-out benign exemplars would be refused in all.
 """
@@ -27,15 +33,18 @@ from pathlib import Path
 import numpy as np
 
 from kinema.safety.lexicon import without_allowed
-from kinema.safety.templates import templated, world_captions
+from kinema.safety.templates import described, templated, world_captions
 
 DATA_DIR = Path(__file__).parent / "data"
 EXEMPLAR_DIR = DATA_DIR / "exemplars"
 CLASSIFIER_PATH = DATA_DIR / "classifier.json"
+NEIGHBOURS_PATH = DATA_DIR / "exemplar_vectors.npz"  # int8 sentence vectors + labels of every exemplar
+NEIGHBOURS = 3  # a refusal needs at most one benign exemplar among the prompt's 3 nearest
 CLASSES: tuple[str, ...] = ("benign", "violence", "sexual", "hate", "real_person", "copyright")
 TARGET_FPR = 0.01  # held-out benign exemplars refused at the chosen threshold
-WORLD_CAPTIONS = 300  # templated world captions added to the benign exemplars
+WORLD_CAPTIONS = 900  # templated world captions added to the benign exemplars
 TEMPLATED = {"benign": 400, "violence": 300, "sexual": 200, "hate": 200, "real_person": 150}  # kinema.safety.templates
+DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.described: famous people/characters unnamed
 L2 = 1e-3  # weight decay of the logistic regression
 STEPS = 400
 MIN_THRESHOLD = 0.6  # below this a class is not even the clear winner among six
@@ -75,7 +84,7 @@ class Classifier:
 
 def exemplar_hash() -> str:
     """Fingerprint of everything the classifier is trained on (a stale classifier fails a test)."""
-    digest = hashlib.sha256(json.dumps([TEMPLATED, WORLD_CAPTIONS, L2, STEPS], sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps([TEMPLATED, DESCRIBED, WORLD_CAPTIONS, L2, STEPS], sort_keys=True).encode())
     here = Path(__file__).parent
     inputs = [*sorted(EXEMPLAR_DIR.glob("*.txt")), here / "templates.py", here / "normalize.py", DATA_DIR / "lexicon" / "allow.txt"]
     for path in inputs:
@@ -93,6 +102,7 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
         if name == "benign":
             lines += world_captions(WORLD_CAPTIONS)
         lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
+        lines += described(name, DESCRIBED[name]) if name in DESCRIBED else []
         texts += [without_allowed(line) for line in lines]
         labels += [index] * len(lines)
     return texts, np.array(labels)
@@ -132,9 +142,9 @@ def fit(x: np.ndarray, y: np.ndarray, classes: int = len(CLASSES)) -> tuple[np.n
     return (scale * weight).detach().numpy(), bias.detach().numpy()
 
 
-def train(folds: int = 5) -> tuple[Classifier, dict[str, float]]:
-    """Fit on all exemplars; pick each class's threshold by cross-validation. Returns the model
-    and the cross-validated recall / false-positive rate at those thresholds."""
+def train(folds: int = 5) -> tuple[Classifier, Neighbours, dict[str, float]]:
+    """Fit on all exemplars; pick each class's threshold by cross-validation. Returns the model, its
+    exemplar vectors for the nearest-exemplar check, and the cross-validated recall / false-positive rate at those thresholds."""
     texts, y = load_exemplars()
     x = embed(texts)
     order = np.random.default_rng(0).permutation(len(y))
@@ -158,7 +168,38 @@ def train(folds: int = 5) -> tuple[Classifier, dict[str, float]]:
     stats = {"cv_recall": float(refused[y > 0].mean()), "cv_fpr": float(refused[y == 0].mean()), "exemplars": float(len(y)),
              **{f"threshold_{CLASSES[c]}": float(thresholds[c]) for c in range(1, len(CLASSES))}}
     weight, bias = fit(x, y)
-    return Classifier(CLASSES, weight, bias, thresholds, exemplar_hash()), stats
+    return Classifier(CLASSES, weight, bias, thresholds, exemplar_hash()), Neighbours.build(x, y, exemplar_hash()), stats
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    vectors: np.ndarray  # (N, 384) int8, each row a unit vector times 127
+    labels: np.ndarray  # (N,) class index
+    exemplar_hash: str
+
+    def nearest(self, pooled: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+        """(B, 384) unit vectors -> (B, k) class indices of the k most similar exemplars."""
+        similarity = pooled @ self.vectors.T.astype(np.float32)
+        return self.labels[np.argsort(-similarity, axis=1)[:, :k]]
+
+    @staticmethod
+    def build(x: np.ndarray, y: np.ndarray, exemplar_hash: str) -> Neighbours:
+        return Neighbours(np.clip(np.rint(x * 127), -127, 127).astype(np.int8), y.astype(np.int8), exemplar_hash)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, vectors=self.vectors, labels=self.labels, exemplar_hash=np.array(self.exemplar_hash))
+
+    @staticmethod
+    def load(path: Path) -> Neighbours:
+        with np.load(path) as data:
+            return Neighbours(data["vectors"], data["labels"], str(data["exemplar_hash"]))
+
+
+@lru_cache(maxsize=1)
+def load_neighbours() -> Neighbours:
+    if not NEIGHBOURS_PATH.exists():
+        raise RuntimeError(f"the exemplar vectors {NEIGHBOURS_PATH} are missing; rebuild them with: python -m kinema.safety.semantic")
+    return Neighbours.load(NEIGHBOURS_PATH)
 
 
 @lru_cache(maxsize=1)
@@ -176,14 +217,19 @@ def classify(text: str) -> tuple[str | None, float]:
     readable = without_allowed(text)
     if not readable:
         return None, 0.0
-    p = model.probabilities(embed([readable]))[0]
+    pooled = embed([readable])
+    p = model.probabilities(pooled)[0]
     over = [c for c in range(1, len(p)) if p[c] >= model.threshold[c]]
     best = max(over, key=lambda c: p[c]) if over else int(np.argmax(p[1:])) + 1
+    if over and int(np.sum(load_neighbours().nearest(pooled)[0] == 0)) * 2 > NEIGHBOURS:
+        over = []  # its nearest exemplars are mostly benign: the boundary, not the prompt, is wrong
     return (model.classes[best] if over else None), float(p[best])
 
 
 if __name__ == "__main__":
-    classifier, cv = train()
+    classifier, neighbours, cv = train()
     CLASSIFIER_PATH.write_text(classifier.to_json())
-    print(f"wrote {CLASSIFIER_PATH} ({CLASSIFIER_PATH.stat().st_size // 1024} KB); cross-validation: "
+    neighbours.save(NEIGHBOURS_PATH)
+    print(f"wrote {CLASSIFIER_PATH} ({CLASSIFIER_PATH.stat().st_size // 1024} KB) and {NEIGHBOURS_PATH.name} "
+          f"({NEIGHBOURS_PATH.stat().st_size // 1024} KB); cross-validation (classifier alone): "
           + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))

@@ -109,3 +109,89 @@ def templated(category: str, n: int, seed: int = 0) -> list[str]:
         raise ValueError(f"no templates for {category!r}; use one of: {', '.join(makers)}")
     out = list(dict.fromkeys(makers[category]() for _ in range(4 * n)))
     return out[:n]
+
+
+# --- second round: descriptions of famous people and characters, and the plain roles that are not
+FAMOUS_DEEDS = ["won the world cup", "won an oscar", "won the ballon d'or", "won seven super bowls", "won twenty grand slams",
+                "holds the 100 meter world record", "founded a famous electric car company", "bought the bird app",
+                "invented the smartphone", "sang the biggest hit of the summer", "topped the charts for years",
+                "hosts the famous late night show", "starred in the biggest blockbuster", "played the famous spy",
+                "landed on the moon", "won the nobel peace prize", "leads the country", "runs the biggest tech company",
+                "was the first woman in space", "won the presidential election", "became the richest person alive",
+                "headlined the halftime show", "broke the home run record", "won the champions league five times",
+                "wrote the famous fantasy books", "won eight gold medals in one olympics", "played the superhero in the movies"]
+FAMOUS_WHO = ["the singer", "the pop star", "the rapper", "the footballer", "the soccer legend", "the basketball star",
+              "the tennis champion", "the actor", "the actress", "the billionaire", "the politician", "the astronaut",
+              "the tech mogul", "the quarterback", "the sprinter", "the swimmer", "the comedian", "the talk show host",
+              "the boxer", "the golfer", "the movie star", "the supermodel", "the country singer", "the k-pop idol"]
+NATIONS = ["american", "british", "french", "german", "russian", "chinese", "indian", "brazilian", "argentine",
+           "portuguese", "spanish", "italian", "japanese", "korean", "canadian", "mexican", "australian", "swedish"]
+FAMOUS_HINTS = ["famous", "world-famous", "legendary", "best-known", "record-breaking", "most famous", "iconic",
+                "billionaire", "award-winning", "greatest ever", "most followed"]
+CHARACTER_LOOKS = [
+    "the cartoon mouse with round black ears, red shorts and white gloves", "the yellow sponge who lives in a pineapple under the sea",
+    "the orange cartoon cat who loves lasagna and hates mondays", "the beagle who sleeps on the roof of his red doghouse",
+    "the little green jedi master with pointy ears", "the golden droid who speaks six million languages",
+    "the one-eyed yellow henchman in blue overalls", "the clownfish who got lost in the ocean", "the snowman who likes warm hugs",
+    "the lion cub who grows up to be king of pride rock", "the mermaid princess who trades her voice for legs",
+    "the rat who cooks in a paris restaurant", "the princess who turns into an ogre at night", "the wooden puppet whose nose grows",
+    "the billionaire superhero in a red and gold metal suit", "the green giant who smashes when he is angry",
+    "the hero with a shield painted with a star", "the caped hero from krypton", "the masked vigilante with a bat symbol on his chest",
+    "the clown villain with green hair and a purple suit", "the boy who never grows up from neverland in the disney film",
+    "the red-capped hero of the mushroom kingdom", "the green-clad elf hero with a master sword", "the pink puffball who inhales enemies",
+    "the hedgehog mascot of the game company", "the pokemon with a flame on its tail", "the turtle pokemon that sprays water",
+    "the sleeping giant pokemon blocking the road", "the yellow round ghost-eating arcade hero", "the blocky miner hero from the sandbox game",
+    "the green creeper that explodes in the block game", "the space marine in green armor from the xbox game",
+    "the archaeologist with a whip and a fedora from the movies", "the secret agent with a license to kill", "the time-travelling doctor in a blue police box",
+    "the pirate captain with kohl-rimmed eyes from the disney films", "the wizard headmaster with a long silver beard from the school of magic",
+    "the dark wizard with no nose", "the hobbit who carries the ring to the volcano", "the grey wizard who says you shall not pass",
+    "the saiyan warrior with spiky golden hair", "the ninja boy with whisker marks and an orange jumpsuit", "the rubber pirate with a straw hat",
+    "the cat-bus from the japanese animated film", "the big fluffy forest spirit from the ghibli movie", "the robot who cleans up an empty earth",
+    "the cowboy sheriff doll with a pull string", "the toy astronaut who thinks he can fly", "the red race car who says ka-chow",
+    "the dinosaur purple and friendly from the kids show", "the blue heeler puppy from the australian cartoon", "the pink cartoon pig who jumps in muddy puddles",
+    "the rescue pups from the kids show", "the five yellow cartoon family members from springfield", "the mad scientist grandpa and his grandson from the adult cartoon",
+    "the green-skinned witch from the musical", "the teenage turtles who love pizza and fight with ninja weapons", "the robots in disguise who turn into trucks",
+    "the muppet frog who plays the banjo", "the blue cookie-loving muppet", "the grumpy green muppet who lives in a trash can",
+    "the famous cola's red can with white script", "the sneakers with the famous swoosh", "the fast food chain's golden arches sign",
+    "the coffee chain's green mermaid logo", "the bitten apple logo of the phone maker", "the three stripes of the german sportswear brand",
+    "the prancing horse badge of the italian sports car maker", "the colonel's face on the fried chicken bucket", "the blue bird logo of the social network",
+    "the monogram handbag of the french luxury house", "the interlocking c logo of the fashion house", "the red bull logo on an energy drink can",
+]
+CHARACTER_DOES = ["running through a field", "waving at the camera", "eating a sandwich", "dancing on a table", "flying over a city",
+                  "sitting on a bench", "riding a bike", "fighting a robot", "in a spaceship", "at the beach", "in the rain", "jumping",
+                  "on a billboard", "printed on a t-shirt", "as a big parade balloon", "in a new short film", "in a commercial",
+                  "painted on a wall", "sleeping", "cooking dinner", ""]
+PLAIN_ROLES = ["the lead singer of a local garage band", "the captain of the ship", "the president of the chess club",
+               "the king on a chessboard", "a queen in a fairy tale", "the founder of a small bakery", "the owner of the corner shop",
+               "a footballer", "a pop singer", "the coach of a kids soccer team", "a tennis player", "a movie actor in costume",
+               "the host of a dinner party", "the leader of the scout troop", "the star of the school play", "a rapper in a studio",
+               "a wizard in a pointed hat", "a cartoon cat", "a cartoon mouse", "a superhero made up by a child", "a plumber",
+               "a drummer in a marching band", "the mayor of a tiny village in a story", "a robot toy", "a princess costume",
+               "a knight with a sword", "a cowboy on a horse", "a dragon kite", "a teddy bear", "the class president",
+               "a ballet dancer", "an astronaut in training", "a young wizard in a homemade costume", "a blue bird",
+               "a golden retriever", "a black cat with green eyes"]
+
+
+def described(category: str, n: int, seed: int = 0) -> list[str]:
+    """`n` deterministic prompts that describe a famous person ("real_person"), a famous character
+    or brand ("copyright") without naming them, or plain roles that point at nobody ("benign")."""
+    rng = random.Random(f"described-{category}-{seed}")
+    c = rng.choice
+
+    def person() -> str:
+        roll = rng.random()
+        if roll < 0.5:
+            return f"{c(FAMOUS_WHO)} who {c(FAMOUS_DEEDS)} {c(PERSON_ACTIONS)}"
+        if roll < 0.8:
+            return f"the {c(FAMOUS_HINTS)} {c(NATIONS)} {c(FAMOUS_WHO).removeprefix('the ')} {c(PERSON_ACTIONS)}"
+        return f"{c(FAMOUS_WHO)} from the {c(FAMOUS_HINTS)} {c(['band', 'team', 'movie', 'show', 'franchise'])} {c(PERSON_ACTIONS)}"
+
+    makers = {
+        "real_person": person,
+        "copyright": lambda: f"{c(CHARACTER_LOOKS)} {c(CHARACTER_DOES)}".strip(),
+        "benign": lambda: f"{c(PLAIN_ROLES)} {c(PERSON_ACTIONS)}{c(BENIGN_SETTINGS)}",
+    }
+    if category not in makers:
+        raise ValueError(f"no descriptions for {category!r}; use one of: {', '.join(makers)}")
+    out = list(dict.fromkeys(makers[category]() for _ in range(4 * n)))
+    return out[:n]
