@@ -2,9 +2,11 @@
 was never put.
 
     python benchmarks/watermark_robustness.py [--clips 100] [--nulls 100] [--seed 0] [--json out.json]
+    python benchmarks/watermark_robustness.py --before     # round 1: strength 2.25, pilot-only detector
 
 Watermarked set: `--clips` world renders (`kinema.world.sample`, the "full" mix of sizes, lengths,
-pans and zooms), each marked with a random 32-bit payload and written as Kinema writes it (MP4,
+pans and zooms), each marked with a Kinema payload ("KN" high 16 bits, random low 16 bits, as `kinema_payload` makes
+them) and written as Kinema writes it (MP4,
 yuv444p CRF 12), read back, attacked, then read by `kinema.safety.watermark.extract`.
 Null sets, through the same MP4 write and the same attacks: `--nulls` unmarked world renders
 (other seeds), and `--nulls` unrelated videos (1/f noise textures, gradients, drifting blobs, white
@@ -163,7 +165,9 @@ def main() -> None:
     parser.add_argument("--nulls", type=int, default=100, help="unmarked clips per null set (world, unrelated)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
+    parser.add_argument("--before", action="store_true", help="round 1's settings: strength 2.25, pilot-only detector")
     args = parser.parse_args()
+    strength, magic = (2.25, False) if args.before else (wm.STRENGTH, True)
 
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
@@ -174,12 +178,12 @@ def main() -> None:
         folder = Path(tmp)
         for i in range(args.clips):
             clip = world_clip(args.seed * 100_000 + i)
-            payload = int(rng.integers(0, 2**32))
-            marked = wm.embed(clip, payload)
+            payload = wm.KINEMA_PAYLOAD | int(rng.integers(0, 2**16))
+            marked = wm.embed(clip, payload, strength=strength)
             psnrs.setdefault(f"{clip.shape[2]}x{clip.shape[1]}", []).append(psnr(clip, marked))
             written = as_kinema_writes(marked, folder)
             for name, attack in ATTACKS.items():
-                found = wm.extract(attack(written, rng), expected=payload)
+                found = wm.extract(attack(written, rng), expected=payload, magic=magic)
                 scores[name]["z"].append(found.z)
                 scores[name]["acc"].append(found.bit_accuracy)
                 scores[name]["found"].append(found.found)
@@ -188,7 +192,7 @@ def main() -> None:
             for kind, clip in (("world", world_clip(args.seed * 100_000 + 50_000 + i)), ("unrelated", unrelated_clip(args.seed * 100_000 + i))):
                 written = as_kinema_writes(clip, folder)
                 for name, attack in ATTACKS.items():
-                    found = wm.extract(attack(written, rng))
+                    found = wm.extract(attack(written, rng), magic=magic)
                     scores[name][kind].append(found.z)
                     scores[name][f"{kind}_found"].append(found.found)
 
