@@ -67,6 +67,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return step_child(args.threads, args.repeats)
+    # Part 1 compares code, not thread policy: run it with sleeping waits (as `kinema bench` does).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     from kinema.bench.measure import interleaved, median_ms, step_inputs
@@ -86,22 +88,27 @@ def main() -> None:
             with torch.no_grad():
                 kv_new, kv_old = new.text_kv(inputs.text), old.text_kv(inputs.text)
                 diff = (new(inputs.latent, inputs.timesteps, inputs.text, kv_new) - old(inputs.latent, inputs.timesteps, inputs.text, kv_old)).abs().max().item()
+                cpu: dict[str, list[float]] = {}
                 times = interleaved({"before": lambda: old(inputs.latent, inputs.timesteps, inputs.text, kv_old),
-                                     "after": lambda: new(inputs.latent, inputs.timesteps, inputs.text, kv_new)}, args.repeats)
+                                     "after": lambda: new(inputs.latent, inputs.timesteps, inputs.text, kv_new)}, args.repeats, 1, cpu)
+            cpu_ratio = statistics.median(b / a for b, a in zip(cpu["before"], cpu["after"]))
             rows.append((f"DiT step {canvas} (same process)", median_ms(times["before"]), median_ms(times["after"]),
-                         statistics.median(b / a for b, a in zip(times["before"], times["after"])), f"max |diff| {diff:.1e}"))
+                         statistics.median(b / a for b, a in zip(times["before"], times["after"])),
+                         f"CPU-time ratio {cpu_ratio:.2f}x; max |diff| {diff:.1e}"))
     inputs = step_inputs(new, (9, 8, 8), batch=1)
     empty = step_inputs(new, (9, 8, 8), batch=1, seed=1).text
     with torch.no_grad():
         velocity = guided_velocity(new, inputs.text, empty, 5.0)
+        cpu = {}
         times = interleaved({"20": lambda: sample(velocity, inputs.latent, timestep_schedule(20)),
-                             "4": lambda: sample(velocity, inputs.latent, timestep_schedule(4))}, max(2, args.repeats // 2))
+                             "4": lambda: sample(velocity, inputs.latent, timestep_schedule(4))}, max(2, args.repeats // 2), 1, cpu)
     rows.append(("sampling the default clip, 20 -> 4 steps", median_ms(times["20"]), median_ms(times["4"]),
-                 statistics.median(b / a for b, a in zip(times["20"], times["4"])), "few-step sampler"))
+                 statistics.median(b / a for b, a in zip(times["20"], times["4"])),
+                 f"few-step sampler; CPU-time ratio {statistics.median(b / a for b, a in zip(cpu['20'], cpu['4'])):.2f}x"))
     spins, sleeps = [], []
     for _ in range(args.alternations):
         for policy, bucket in ((None, spins), ("PASSIVE", sleeps)):
-            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}  # unset: libgomp's default
             if policy:
                 env["OMP_WAIT_POLICY"] = policy
             out = subprocess.run([sys.executable, __file__, "--child", "--threads", str(args.threads), "--repeats", str(args.repeats)],

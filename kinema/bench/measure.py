@@ -216,6 +216,7 @@ def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, gu
     grid = (latent_frames(frames), height // SPATIAL, width // SPATIAL)
     tokens = tokens_of(pipe.dit, grid)
     stages: dict[str, list[float]] = {"text": [], "sample": [], "decode": [], "safety_and_watermark": [], "generate": []}
+    generate_cpu: list[float] = []
 
     def clear_text_cache() -> None:
         cache = getattr(pipe.encoder, "cache", None)
@@ -237,10 +238,11 @@ def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, gu
             finish(pixels, SafetySettings())
             t4 = time.perf_counter()
         clear_text_cache()
-        t5 = time.perf_counter()
+        t5, c5 = time.perf_counter(), time.process_time()
         pipe.generate(prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=round_)
-        t6 = time.perf_counter()
+        t6, c6 = time.perf_counter(), time.process_time()
         if round_ >= warmup:
+            generate_cpu.append(c6 - c5)
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t6 - t5)):
                 stages[key].append(value)
     seconds = {key: statistics.median(values) for key, values in stages.items()}
@@ -251,5 +253,8 @@ def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, gu
         "seconds": seconds["generate"],
         "samples_seconds": stages["generate"],
         "real_time_factor": seconds["generate"] / duration,  # < 1: faster than real time
+        # CPU seconds of all threads: an idle machine with `threads` cores needs between
+        # cpu / threads and cpu seconds of wall time (perfectly parallel .. fully serial)
+        "cpu_seconds": statistics.median(generate_cpu),
         "model_seconds": seconds["text"] + seconds["sample"] + seconds["decode"],
     }

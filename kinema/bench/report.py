@@ -20,21 +20,31 @@ def _f(value: float | None, fmt: str = ".1f", suffix: str = "") -> str:
     return "-" if value is None else f"{value:{fmt}}{suffix}"
 
 
+def _per_video_second(run: dict[str, Any], key: str) -> float | None:
+    return run[key] / run["video_seconds"] if run.get(key) is not None and run.get("video_seconds") else None
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with the measured value and whether it is met (None: not measured)."""
     steps = results.get("dit_steps") or []
-    best_ratio = max((s["peer_over_kinema"] for s in steps if s.get("peer_over_kinema")), default=None)
-    default_ratio = steps[0].get("peer_over_kinema") if steps else None
+    # on an oversubscribed machine wall-clock ratios mostly measure who was descheduled: use CPU time
+    clock = " (CPU time)" if oversubscribed(results) else ""
+    key = "peer_over_kinema_cpu" if clock else "peer_over_kinema"
+    best_ratio = max((s[key] for s in steps if s.get(key)), default=None)
+    default_ratio = steps[0].get(key) if steps else None
     best_fraction = max((s["kinema_fraction_of_peak_cpu"] for s in steps if s.get("kinema_fraction_of_peak_cpu")), default=None)
     e2e = results.get("end_to_end") or {}
     few = results.get("end_to_end_few_step") or {}
     rtf = e2e.get("real_time_factor")
     rows = [
-        ("DiT step vs diffusers Wan (default canvas)", default_ratio, TARGETS["peer_speedup"], ">=", "x"),
-        ("DiT step vs diffusers Wan (best canvas)", best_ratio, TARGETS["peer_speedup"], ">=", "x"),
+        (f"DiT step vs diffusers Wan{clock} (default canvas)", default_ratio, TARGETS["peer_speedup"], ">=", "x"),
+        (f"DiT step vs diffusers Wan{clock} (best canvas)", best_ratio, TARGETS["peer_speedup"], ">=", "x"),
         ("transformer share of fp32 peak, CPU time (best canvas)", best_fraction, TARGETS["fraction_of_peak"], ">=", ""),
         ("default clip, seconds per second of video", rtf, TARGETS["real_time_factor"], "<", ""),
         ("same, distilled few-step sampler", few.get("real_time_factor"), TARGETS["real_time_factor"], "<", ""),
+        # CPU seconds per second of video: wall time on an idle machine is at most this (fully serial)
+        ("default clip, CPU seconds per second of video", _per_video_second(e2e, "cpu_seconds"), TARGETS["real_time_factor"], "<", ""),
+        ("same, distilled few-step sampler", _per_video_second(few, "cpu_seconds"), TARGETS["real_time_factor"], "<", ""),
         ("peak resident memory, default clip (MB)", e2e.get("peak_rss_mb"), TARGETS["peak_memory_mb"], "<", ""),
     ]
     out = []
@@ -78,7 +88,7 @@ def tables(results: dict[str, Any]) -> Group:
 
     growth = scaling_rows(results)
     if growth:
-        grow = Table(title="Growth with tokens (relative to the default clip)")
+        grow = Table(title=f"Growth with tokens (relative to the default clip; {growth[0]['clock']} time)")
         for col in ("canvas", "tokens", "x tokens", "x time", "x memory"):
             grow.add_column(col, justify="right")
         for r in growth:
@@ -86,7 +96,7 @@ def tables(results: dict[str, Any]) -> Group:
         parts.append(grow)
 
     e2e = Table(title="Default 4-second 64x64 clip (33 frames at 8 fps), model loaded")
-    for col in ("sampler", "text s", "sample s", "decode s", "safety s", "generate s", "/ real time", "peak RSS MB"):
+    for col in ("sampler", "text s", "sample s", "decode s", "safety s", "generate s", "/ real time", "generate CPU s", "peak RSS MB"):
         e2e.add_column(col, justify="right")
     for key, label in (("end_to_end", "full"), ("end_to_end_few_step", "few-step")):
         r = results.get(key)
@@ -94,7 +104,7 @@ def tables(results: dict[str, Any]) -> Group:
             st = r["stage_seconds"]
             e2e.add_row(f"{label}: {r['steps']} steps, cfg {r['guidance']:g}", _f(st["text"], ".2f"), _f(st["sample"], ".2f"),
                         _f(st["decode"], ".2f"), _f(st["safety_and_watermark"], ".2f"), _f(r["seconds"], ".2f"),
-                        _f(r["real_time_factor"], ".2f"), _f(r.get("peak_rss_mb"), ".0f"))
+                        _f(r["real_time_factor"], ".2f"), _f(r.get("cpu_seconds"), ".2f"), _f(r.get("peak_rss_mb"), ".0f"))
     if results.get("end_to_end"):
         parts.append(e2e)
     vae = results.get("vae_decode")
@@ -124,13 +134,14 @@ def scaling_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     if not steps:
         return []
     base = steps[0]
+    ms = "kinema_cpu_ms" if oversubscribed(results) and base.get("kinema_cpu_ms") else "kinema_ms"
     rows = []
     for s in steps:
         memory_ratio = None
         if s.get("kinema_memory_mb") and base.get("kinema_memory_mb"):
             memory_ratio = s["kinema_memory_mb"] / base["kinema_memory_mb"]
         rows.append({"canvas": s["canvas"], "tokens": s["tokens"], "token_ratio": s["tokens"] / base["tokens"],
-                     "time_ratio": s["kinema_ms"] / base["kinema_ms"], "memory_ratio": memory_ratio,
+                     "time_ratio": s[ms] / base[ms], "clock": "cpu" if ms == "kinema_cpu_ms" else "wall", "memory_ratio": memory_ratio,
                      "kinema_ms": s["kinema_ms"], "peer_ms": s.get("peer_ms"), "kinema_memory_mb": s.get("kinema_memory_mb"),
                      "peer_memory_mb": s.get("peer_memory_mb")})
     return rows

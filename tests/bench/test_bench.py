@@ -101,7 +101,7 @@ def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: 
     assert results["vae_decode"]["decode_ms"] > 0
     json.dumps(results)  # JSON-safe
     names = [t["target"] for t in report.targets(results)]
-    assert len(names) == 6 and all(t["met"] in (True, False, None) for t in report.targets(results))
+    assert len(names) == 8 and all(t["met"] in (True, False, None) for t in report.targets(results))
     assert [r["token_ratio"] for r in report.scaling_rows(results)] == [1.0, 2.0]
     assert report.plot_scaling(results, tmp_path / "scaling.png").stat().st_size > 1000
 
