@@ -156,7 +156,7 @@ def unmerge_lora(model: nn.Module) -> int:
 
 
 def save_lora(folder: Path | str, model: nn.Module, config: LoRAConfig, extra: dict[str, Any] | None = None) -> Path:
-    """Write the adapters only (fp32 safetensors, a few hundred KB) and their config."""
+    """Write the adapters only (fp32 safetensors: 1.5 MB at rank 8 on the tiny DiT) and their config."""
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in lora_state_dict(model).items()}
