@@ -112,7 +112,7 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
         manifest = json.loads(manifest_path.read_text())
         if manifest["options"] != options:
             raise ValueError(f"{out_dir} was built with other options ({manifest['options']}); "
-                             "rerun with the same options to resume, or give a new --output folder")
+                             "rerun with the same options to resume, or use a new cache folder (kinema data cache -o, kinema finetune --run)")
         plan = manifest["plan"]
         planned = {path for shard in plan for path, _ in shard["clips"]}
         new = [c for c in result.clips if str(c.item.path) not in planned]
