@@ -73,9 +73,13 @@ def cache_command(
     shards: int = typer.Option(500, help="Total shards (world batches) the cache should hold."),
     distribution: str = typer.Option("full", help="World scene distribution: simple, medium or full."),
     seed: int = typer.Option(1, help="Data seed (different from the VAE's, so the DiT sees fresh clips)."),
+    buckets: str = typer.Option("", help="Grids to draw from: empty for the shipped model's few sizes, or a bucket preset (shipped, world-small, world, video: see kinema.train.buckets) to train on many sizes and durations at once."),
+    token_budget: int = typer.Option(144 * 16, help="With --buckets: DiT tokens per cached batch (batch = budget // tokens per clip)."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
 ) -> None:
-    """Encode world clips and captions once into a latent cache for DiT training."""
+    """Encode world clips and captions once into a latent cache for DiT training.
+
+    Example (every size and duration of shared/WORLD.md): kinema train cache --buckets world -o runs/cache-world"""
     import torch
 
     from kinema.pipeline import load_vae
@@ -86,7 +90,14 @@ def cache_command(
     if threads:
         torch.set_num_threads(threads)
     vae = load_vae(weights)
-    data = WorldData(seed=seed, distribution=distribution)
+    if buckets:
+        from kinema.train.buckets import BucketTable
+
+        if token_budget < 1:
+            raise ValueError(f"--token-budget {token_budget} must be positive")
+        data = WorldData.from_table(BucketTable.preset(buckets), seed=seed, distribution=distribution, token_budget=token_budget)
+    else:
+        data = WorldData(seed=seed, distribution=distribution)
     build_cache(vae, default_encoder(), data, output, shards)
 
 
