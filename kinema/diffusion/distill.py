@@ -44,7 +44,7 @@ class DistillConfig:
     teacher_steps: int = 20  # the full sampler's steps; a multiple of `steps` so bounds fall on its grid
     teacher_guidance: float = 5.0  # the full sampler's guidance
     student_guidance: float = 5.0  # 5.0: keep CFG (starts at the teacher); 1.0: bake guidance in
-    lr: float = 2e-5
+    lr: float = 1e-4  # measured: lower rates did not move the student toward the teacher in 300 steps
     batch: int = 4
 
     def __post_init__(self) -> None:
