@@ -6,7 +6,13 @@ commands so that `kinema --help` answers at once.
 
 from __future__ import annotations
 
-import typer
+import os
+
+# Before torch loads: OpenMP threads that sleep instead of spinning when idle. On a shared or
+# oversubscribed machine spinning threads cost 10x or more per DiT step (docs/performance.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import typer  # noqa: E402
 
 from kinema.cli.generate import generate_command
 from kinema.cli.train import train_app

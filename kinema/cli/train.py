@@ -106,7 +106,7 @@ def cache_command(
 def dit_command(
     run: Path = typer.Option(Path("runs/dit"), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
     cache: Path = typer.Option(Path("runs/cache"), help="Latent cache built by `kinema train cache`."),
-    preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large."),
+    preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large, xl (see docs/scale.md)."),
     steps: int = typer.Option(50_000, help="Total optimizer steps."),
     lr: float = typer.Option(3e-4, help="Peak learning rate."),
     warmup: int = typer.Option(500, help="Linear learning-rate warmup steps."),

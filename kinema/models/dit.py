@@ -43,11 +43,12 @@ class DiTConfig:
 
 
 PRESETS: dict[str, DiTConfig] = {
-    # The shipped CPU model: ~8M parameters, 144 tokens for a 4-second 64x64 clip.
+    # The shipped CPU model: 12M parameters, 144 tokens for a 4-second 64x64 clip.
     "tiny": DiTConfig(width=256, depth=8, heads=4),
-    "small": DiTConfig(width=384, depth=12, heads=6),  # ~30M, one GPU
-    "base": DiTConfig(width=768, depth=12, heads=12),  # ~130M, GPU cluster
-    "large": DiTConfig(width=1024, depth=24, heads=16),  # ~450M
+    "small": DiTConfig(width=384, depth=12, heads=6),  # 40M, one GPU
+    "base": DiTConfig(width=768, depth=12, heads=12),  # 160M, a GPU node
+    "large": DiTConfig(width=1024, depth=24, heads=16),  # 561M
+    "xl": DiTConfig(width=1280, depth=28, heads=20),  # 1.0B, multi-node FSDP (docs/scale.md)
 }
 
 
