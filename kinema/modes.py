@@ -95,7 +95,8 @@ class _Step:
             release: float = 1.0, keep_given: bool = True) -> np.ndarray:
         """Generate the missing frames of `line`: uint8 (T, H, W, 3), given frames spliced back."""
         cond = conditioning(self.pipe.vae, line, anchor_partial=anchor_partial, anchor_all=anchor_all, release=release)
-        noise = torch.randn(cond.clean.shape, generator=self.generator)
+        # Drawn on the CPU so a seed gives the same video on any device.
+        noise = torch.randn(cond.clean.shape, generator=self.generator).to(cond.clean.device)
         f, h, w = cond.clean.shape[2:]
         cfg = SamplerConfig(self.sampling.steps, self.sampling.guidance, self.sampling.solver)
         schedule = timestep_schedule(cfg.steps, cfg.shift or resolution_shift(f * h * w // 4))

@@ -5,8 +5,9 @@
     >>> video.write("square.mp4")
 
 `Pipeline` bundles the frozen text encoder, the video VAE and the diffusion transformer loaded from
-a weights folder (default: the shipped `weights/kinema-tiny`). Everything runs in fp32 on the CPU
-(these CPUs have no native bf16) and is reproducible for a given seed.
+a weights folder (default: the shipped `weights/kinema-tiny`). Everything runs in fp32, on the CPU
+by default (`device="cuda"` or `"auto"` runs the models on a GPU); noise is drawn on the CPU, so a
+seed gives the same video on any device up to floating-point rounding.
 
 Safety is on by default (`kinema.safety.SafetySettings`): the prompt is moderated before any
 work, every generated frame is checked before the video is returned, and the frames carry the
@@ -74,6 +75,21 @@ def load_vae(folder: Path | str) -> VideoVAE:
     return vae.eval()
 
 
+def pick_device(device: str | torch.device = "cpu") -> torch.device:
+    """'cpu', 'cuda', 'cuda:N' or 'auto' (a GPU when there is one) -> torch.device; ValueError otherwise."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device {device!r} is not known; use cpu, cuda, cuda:N or auto") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for a GPU but this PyTorch sees none; use cpu or auto")
+    if chosen.type not in ("cpu", "cuda", "meta"):
+        raise ValueError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or auto")
+    return chosen
+
+
 def load_dit(folder: Path | str) -> DiT:
     """The diffusion transformer of a weights folder (dit.json + dit*.safetensors), in eval mode."""
     raw = load_config(Path(folder), "dit")["dit"]
@@ -89,11 +105,25 @@ class Pipeline:
     encoder: TextEncoder
     name: str = "kinema-tiny"
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.dit.parameters()).device
+
+    def to(self, device: str | torch.device) -> Pipeline:
+        """Move the VAE and the transformer to `device` (see `pick_device`); the text encoder stays
+        on the CPU (its states are moved per prompt)."""
+        chosen = pick_device(device)
+        self.vae.to(chosen)
+        self.dit.to(chosen)
+        return self
+
     @classmethod
-    def from_pretrained(cls, folder: Path | str | None = None, lora: Path | str | None = None, lora_scale: float = 1.0) -> Pipeline:
+    def from_pretrained(cls, folder: Path | str | None = None, lora: Path | str | None = None, lora_scale: float = 1.0,
+                        device: str | torch.device = "cpu") -> Pipeline:
         """The pipeline of a weights folder; `lora` adds fine-tuned adapters (`kinema finetune`)
         at `lora_scale` (0: the base model, 1: as trained), merged into the weights so that
-        generation costs what it costs without them."""
+        generation costs what it costs without them. `device`: cpu (default), cuda, cuda:N or auto."""
+        chosen = pick_device(device)
         folder = Path(folder) if folder is not None else weights_dir()
         if not folder.is_dir():
             raise FileNotFoundError(f"no Kinema weights folder at {folder}")
@@ -106,11 +136,12 @@ class Pipeline:
                 raise ValueError(f"lora_scale {lora_scale} must be a finite number (0: off, 1: as trained)")
             load_lora(dit, lora, strength=lora_scale, merge=True)
             name = f"{folder.name}+lora:{Path(lora).name}@{lora_scale:g}"
-        return cls(load_vae(folder), dit, default_encoder(), name)
+        return cls(load_vae(folder), dit, default_encoder(), name).to(chosen)
 
     def text(self, prompts: list[str]) -> TextContext:
         states = self.encoder.encode(prompts)
-        return TextContext(states.tokens, states.mask, states.pooled)
+        device = self.device
+        return TextContext(states.tokens.to(device), states.mask.to(device), states.pooled.to(device))
 
     @torch.no_grad()
     def generate(
@@ -133,7 +164,7 @@ class Pipeline:
         config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)
         enforce_prompt(prompt, safety)
         shape = (1, self.vae.cfg.latent_channels, latent_frames(frames), height // SPATIAL, width // SPATIAL)
-        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(self.device)  # seeded on the CPU
         tokens = shape[2] * shape[3] * shape[4] // 4
         schedule = timestep_schedule(config.steps, config.shift or resolution_shift(tokens))
         velocity = guided_velocity(self.dit, self.text([prompt]), self.text([""]), config.guidance)
@@ -171,12 +202,12 @@ def save(video: Video, path: Path | str, *, model_name: str = "kinema-tiny", set
 
 
 @lru_cache(maxsize=2)
-def load_pipeline(folder: str | None = None, lora: str | None = None, lora_scale: float = 1.0) -> Pipeline:
-    return Pipeline.from_pretrained(folder, lora=lora, lora_scale=lora_scale)
+def load_pipeline(folder: str | None = None, lora: str | None = None, lora_scale: float = 1.0, device: str = "cpu") -> Pipeline:
+    return Pipeline.from_pretrained(folder, lora=lora, lora_scale=lora_scale, device=device)
 
 
 def generate(prompt: str, *, weights: str | None = None, lora: str | None = None, lora_scale: float = 1.0,
-             **kwargs) -> Video:  # type: ignore[no-untyped-def]
-    """Text to video with the shipped model (or `weights`, plus a `lora` at `lora_scale`); see
-    `Pipeline.generate` for options."""
-    return load_pipeline(weights, None if lora is None else str(lora), lora_scale).generate(prompt, **kwargs)
+             device: str = "cpu", **kwargs) -> Video:  # type: ignore[no-untyped-def]
+    """Text to video with the shipped model (or `weights`, plus a `lora` at `lora_scale`) on
+    `device`; see `Pipeline.generate` for options."""
+    return load_pipeline(weights, None if lora is None else str(lora), lora_scale, str(device)).generate(prompt, **kwargs)

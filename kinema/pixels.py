@@ -14,4 +14,4 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def tensor_to_frames(pixels: torch.Tensor) -> np.ndarray:
     """float (3, T, H, W) in about [-1, 1] -> uint8 (T, H, W, 3), rounded and clipped."""
-    return pixels.detach().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).contiguous().numpy()
+    return pixels.detach().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).contiguous().cpu().numpy()

@@ -31,6 +31,7 @@ def generate_command(
     no_watermark: bool = typer.Option(False, "--no-watermark", help="Research only: skip the invisible watermark (recorded in the manifest)."),
     prompts_file: Path = typer.Option(None, "--prompts-file", help="Many videos: one prompt per line; prompt i gets seed --seed + i and is written to -o FOLDER/NNNN-slug.mp4 (+ index.json). Under torchrun the processes share the prompts."),
     distilled: Path = typer.Option(None, "--distilled", help="Few-step sampler: a distilled DiT folder (benchmarks/distill_tiny.py); uses its own steps and guidance (4 steps instead of 20). See docs/performance.md."),
+    device: str = typer.Option("cpu", "--device", help="Where the models run: cpu (default), cuda, cuda:N or auto (a GPU if there is one). The seed gives the same video on any device, up to rounding."),
     parallel: str = typer.Option("auto", "--parallel", help="One prompt under torchrun: how processes share each model call: auto, cfg (guidance pair on 2 processes) or sequence (frames split)."),
 ) -> None:
     """Generate a video from a text prompt.
@@ -64,15 +65,21 @@ def generate_command(
         parse_size(size)
         check_frames(frames)
         request = Request(output, size, frames, steps, guidance, seed, solver, weights, lora, lora_scale, enhance,
-                          Safety(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark), parallel)
+                          Safety(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark), parallel, device)
         if prompts_file is not None:
             return generate_many(prompts_file, request)
+        if request.rank_device() != "cpu":
+            raise ValueError("one video split across torchrun processes runs on CPU processes (gloo) for now; "
+                             "on GPUs use --prompts-file to share many prompts, or run without torchrun")
         check(prompt)
         return generate_shared(prompt, request)
     from kinema.safety import SafetySettings, enforce_prompt
     from kinema.text.prompt import check_prompt
     from kinema.video import check_output_path
 
+    from kinema.pipeline import pick_device
+
+    pick_device(device)  # a bad --device fails before anything loads
     check_output_path(output, frames)
     width, height = parse_size(size)
     check_frames(frames)
@@ -87,7 +94,7 @@ def generate_command(
         console.print(enhanced.describe(), highlight=False)
         model_prompt = enhanced.text
     with console.status("loading the model"):
-        pipe = load_pipeline(str(weights) if weights else None, str(lora) if lora else None, lora_scale)
+        pipe = load_pipeline(str(weights) if weights else None, str(lora) if lora else None, lora_scale, device)
         if distilled is not None:
             from kinema.diffusion.distill import with_distilled
 

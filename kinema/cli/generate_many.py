@@ -43,6 +43,19 @@ class Request:
     enhance: bool
     safety: Any  # kinema.safety.SafetySettings
     parallel: str
+    device: str = "cpu"  # cpu, cuda or auto; under torchrun a GPU rank takes cuda:LOCAL_RANK
+
+    def rank_device(self) -> str:
+        import os
+
+        import torch
+
+        from kinema.pipeline import pick_device
+
+        chosen = pick_device(self.device)
+        if chosen.type == "cuda" and chosen.index is None and "LOCAL_RANK" in os.environ:
+            return f"cuda:{int(os.environ['LOCAL_RANK']) % max(1, torch.cuda.device_count())}"
+        return str(chosen)
 
 
 def read_prompts(path: Path) -> list[str]:
@@ -121,7 +134,8 @@ def _generate_share(prompts: list[str], prompts_file: Path, folder: Path, rank: 
     from kinema.safety import RefusedError, enforce_prompt
 
     folder.mkdir(parents=True, exist_ok=True)
-    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale)
+    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale,
+                         request.rank_device())
     records = []
     for i in shard_items(len(prompts), rank, world):
         prompt, seed = prompts[i], request.seed + i
@@ -167,7 +181,8 @@ def _generate_shared(prompt: str, request: Request, rank: int, plan: Any) -> Non
 
     enforce_prompt(prompt, request.safety)
     model_prompt = _model_prompt(prompt, request, show=rank == 0)
-    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale)
+    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale,
+                         request.rank_device())
     with parallel_dit(pipe.dit, plan), Progress(console=console, transient=True, disable=rank != 0) as bar:
         task = bar.add_task(f"generating on {plan.world} processes ({plan.batch} x {plan.sequence})", total=request.steps)
         video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=request.steps, guidance=request.guidance,

@@ -139,12 +139,13 @@ def conditioning(vae: VideoVAE, line: Timeline, *, anchor_partial: bool = False,
                  release: float = 1.0) -> Conditioning:
     """Encode `line` and mark kept / anchored latent frames (see module doc)."""
     keep, anchor = masks(line.given, anchor_partial, anchor_all)
+    device = vae.latent_mean.device  # everything lives where the models run
     if keep.any() or anchor.any():
-        clean = vae.encode(frames_to_tensor(line.pixels)[None])
+        clean = vae.encode(frames_to_tensor(line.pixels)[None].to(device))
     else:  # plain text-to-video: nothing to encode
         h, w = line.pixels.shape[1] // 8, line.pixels.shape[2] // 8
-        clean = torch.zeros(1, vae.cfg.latent_channels, len(keep), h, w)
-    return Conditioning(torch.from_numpy(keep)[None], torch.from_numpy(anchor)[None], clean, release)
+        clean = torch.zeros(1, vae.cfg.latent_channels, len(keep), h, w, device=device)
+    return Conditioning(torch.from_numpy(keep)[None].to(device), torch.from_numpy(anchor)[None].to(device), clean, release)
 
 
 def split_schedule(schedule: torch.Tensor, release: float) -> tuple[torch.Tensor, torch.Tensor]:

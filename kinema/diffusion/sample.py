@@ -71,7 +71,7 @@ def _pad_to(x: torch.Tensor, length: int) -> torch.Tensor:
     """Pad or repeat the empty prompt's tokens to the batch's text length (padding is masked)."""
     if x.shape[1] >= length:
         return x[:, :length]
-    pad = torch.zeros(x.shape[0], length - x.shape[1], *x.shape[2:], dtype=x.dtype)
+    pad = torch.zeros(x.shape[0], length - x.shape[1], *x.shape[2:], dtype=x.dtype, device=x.device)
     return torch.cat([x, pad], dim=1)
 
 
@@ -101,7 +101,7 @@ def sample(
         return x if frame_mask is None else torch.where(frame_mask, clean, x)
 
     def times(t: float) -> torch.Tensor:
-        per_frame = torch.full((b, frames), float(t))
+        per_frame = torch.full((b, frames), float(t), device=noise.device)
         return per_frame if keep is None else per_frame.masked_fill(keep, 0.0)
 
     x = hold(noise)

@@ -147,15 +147,16 @@ class DiT(nn.Module):
         if f % pt or h % ph or w % pw:
             raise ValueError(f"latent grid {f}x{h}x{w} is not divisible by the patch {self.cfg.patch}")
 
-    def positions(self, frames: int, rows: int, cols: int) -> torch.Tensor:
-        """RoPE rotations for a token grid, cached per grid (they never change)."""
-        key = (frames, rows, cols)
+    def positions(self, frames: int, rows: int, cols: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """RoPE rotations for a token grid on `device`, cached per grid and device (they never change)."""
+        key = (frames, rows, cols, str(device))
         cache = self.__dict__.setdefault("_rope_cache", {})
         if key not in cache:
             grid = torch.stack(
                 torch.meshgrid(torch.arange(frames), torch.arange(rows), torch.arange(cols), indexing="ij"), dim=-1
             )
-            cache[key] = rope_frequencies(grid.reshape(-1, 3).float(), self.rope_dims)
+            # Computed on the CPU in float64 (exact angles), then moved once to where the model runs.
+            cache[key] = rope_frequencies(grid.reshape(-1, 3).float(), self.rope_dims).to(device)
         return cache[key]
 
     def set_attention(self, fn: AttentionFn) -> None:
@@ -195,7 +196,7 @@ class DiT(nn.Module):
         frame_t = timesteps[:, ::pt]  # (B, F')
         cond = self.time_embed(timestep_embedding(frame_t, self.cfg.frequency_dim))
         cond = cond + self.pooled_embed(text.pooled)[:, None, :]
-        rotations = self.positions(gf, gh, gw)
+        rotations = self.positions(gf, gh, gw, latent.device)
         kvs = text_kv if text_kv is not None else self.text_kv(text)
         for block, kv in zip(self.blocks, kvs):
             x = block(x, cond, rotations, kv, text.mask)
