@@ -118,9 +118,11 @@ def print_report(report: Report, title: str) -> None:
           f"targets (recall >= {RECALL_TARGET}, FPR <= {FPR_TARGET}) {'met' if report.meets_targets() else 'NOT met'}")
 
 
-def frame_latency(clips: int = 6) -> None:
-    """Median seconds per frame of `check_frames` on 33-frame world clips (64x64 and 112x64),
-    split into the nudity detector and Kinema's color checks, after one warm-up call."""
+def frame_latency(clips: int = 6, repeats: int = 3) -> None:
+    """Seconds per frame of `check_frames` on 33-frame world clips (64x64 and 112x64), wall and
+    CPU (process) time, medians: round 3's detector (threads sleep when idle, exact duplicates
+    scored once) against round 2's (spinning threads, every frame run), interleaved in this one
+    process after a warm-up, plus the color checks alone."""
     import numpy as np
 
     from kinema.safety import frames as fm
@@ -128,24 +130,39 @@ def frame_latency(clips: int = 6) -> None:
     from kinema.world.sample import sample_scene
     from kinema.world.scene import Scene
 
-    detector = fm.nudity_detector()
+    path = fm.detector_model_path()
+    if path is None:
+        print("no detector installed (pip install nudenet): only the color checks would run")
+        return
+    detectors = {"round 2": fm.NudityDetector(path, spinning=True, dedupe=False), "round 3": fm.NudityDetector(path)}
     for width in (64, 112):
         videos = []
         for seed in range(clips):
             scene = sample_scene(seed, "full")
             videos.append(render(Scene.from_dict({**scene.to_dict(), "width": width, "height": 64, "frames": 33})).frames)
-        fm.check_frames(videos[0][:2])
-        total, colors, flagged = [], [], 0
-        for video in videos:
-            verdict = fm.check_frames(video)
-            flagged += not verdict.allowed
-            total.append(verdict.seconds_per_frame)
+        still = np.repeat(videos[0][:1], 33, axis=0)  # a still scene: every frame the same
+        wall: dict[tuple[str, str], list[float]] = defaultdict(list)
+        cpu: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for detector in detectors.values():
+            detector.flags(videos[0][:2])  # warm-up
+        colors = []
+        for _ in range(repeats):
+            for video in videos + [still]:
+                kind = "still" if video is still else "moving"
+                for name, detector in detectors.items():
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    detector.flags(video)
+                    fm.color_flags(video)
+                    wall[name, kind].append((time.perf_counter() - start) / len(video))
+                    cpu[name, kind].append((time.process_time() - start_cpu) / len(video))
             start = time.perf_counter()
-            fm.color_flags(video)
-            colors.append((time.perf_counter() - start) / len(video))
-        detector_note = f"detector at {fm.DETECTOR_SIZE}x{fm.DETECTOR_SIZE}" if detector else "no detector installed"
-        print(f"frames {width}x64: {np.median(total) * 1000:.1f} ms per frame in all ({detector_note}), "
-              f"color checks {np.median(colors) * 1000:.2f} ms per frame; {flagged} of {len(videos)} world clips flagged")
+            fm.color_flags(videos[0])
+            colors.append((time.perf_counter() - start) / len(videos[0]))
+        for kind in ("moving", "still"):
+            line = ", ".join(f"{name} {np.median(wall[name, kind]) * 1000:.1f} ms wall / {np.median(cpu[name, kind]) * 1000:.1f} ms CPU"
+                             for name in detectors)
+            print(f"frames {width}x64, {kind} clips, per frame (detector at {fm.DETECTOR_SIZE} + color checks): {line}")
+        print(f"frames {width}x64: color checks {np.median(colors) * 1000:.2f} ms per frame")
 
 
 def main() -> None:

@@ -106,3 +106,38 @@ def test_missing_detector_is_reported_not_hidden(monkeypatch: pytest.MonkeyPatch
 def test_bad_input_raises_value_error(bad: object) -> None:
     with pytest.raises(ValueError):
         fm.check_frames(bad)  # type: ignore[arg-type]
+
+
+def synthetic_cases() -> np.ndarray:
+    """Frames that exercise every check: a world render, skin-toned and blood-red areas, noise,
+    and exact duplicates of some of them (a still scene)."""
+    rng = np.random.default_rng(1)
+    world = world_renders(1)[0][:3]
+    if world.shape[1:] != (64, 64, 3):
+        world = np.stack([palette_clip("red", "black", 1)[0], palette_clip("cyan", "night", 1)[0], palette_clip("white", "charcoal", 1)[0]])
+    skin = palette_clip("white", "black", frames=1, cover=0.05)
+    skin[0, 8:56, 12:52] = (224, 172, 140)
+    blood = palette_clip("white", "black", frames=1, cover=0.05)
+    blood[0, :40] = (120, 12, 14)
+    noise = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    distinct = np.concatenate([world, skin, blood, noise])
+    return distinct[[0, 1, 1, 2, 3, 3, 3, 4, 5, 0, 2]]
+
+
+def test_fast_detector_scores_equal_the_per_frame_path() -> None:
+    """Batching and duplicate-skipping change nothing: every frame's scores equal those of the
+    detector run on that frame alone, and the verdict flags the same frames as before."""
+    path = fm.detector_model_path()
+    if path is None:
+        pytest.skip("nudenet is not installed")
+    frames = synthetic_cases()
+    fast = fm.NudityDetector(path)
+    before = fm.NudityDetector(path, spinning=True, dedupe=False)
+    per_frame = np.concatenate([before.raw_scores(frames[t : t + 1]) for t in range(len(frames))])
+    np.testing.assert_allclose(fast.scores(frames), per_frame, atol=1e-4)
+    np.testing.assert_allclose(before.scores(frames), per_frame, atol=1e-4)
+    assert fast.flags(frames) == before.flags(frames)
+    verdict = fm.check_frames(frames)
+    assert verdict.flagged_frames == [4, 5, 6, 7]  # the skin frames and the blood frame, duplicates included
+    with pytest.raises(ValueError, match="threads"):
+        fm.NudityDetector(path, threads=0)
