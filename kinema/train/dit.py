@@ -55,8 +55,12 @@ def random_keep_mask(frames: int, batch: int, rate: float, generator: torch.Gene
             keep[i, :k] = True
         elif kind == 2:  # extend backward
             keep[i, -k:] = True
-        elif kind == 3:  # connect / interpolate between ends
-            keep[i, 0] = keep[i, -1] = True
+        elif kind == 3:  # connect / loop: context at both ends, as kinema.modes gives it (1..F/3 frames each)
+            ends = max(1, frames // 3)
+            head = int(torch.randint(1, ends + 1, (), generator=generator))
+            tail = int(torch.randint(1, ends + 1, (), generator=generator))
+            keep[i, :head] = True
+            keep[i, frames - tail:] = True
         else:  # keyframes anywhere
             keep[i] = torch.rand(frames, generator=generator) < 0.3
         if keep[i].all():
