@@ -67,6 +67,17 @@ def set_rng_state(state: dict[str, torch.Tensor]) -> None:
     np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, float(state["numpy_gauss"][0])))
 
 
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    """Put the finished folder `tmp` at `path`. The previous checkpoint waits as NAME.old until the
+    new one is in place, so a save interrupted at any point never destroys it."""
+    old = path.with_name(path.name + ".old")
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def save_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any],
                   extra_tensors: dict[str, torch.Tensor] | None = None) -> None:
     path = Path(path)
@@ -79,13 +90,7 @@ def save_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch
     save_file(_optimizer_tensors(optimizer, names), tmp / "optimizer.safetensors")
     save_file({**rng_state(), **(extra_tensors or {})}, tmp / "rng.safetensors")
     (tmp / "state.json").write_text(json.dumps(state, indent=2))
-    # Atomic swap: an interrupted save never destroys the previous checkpoint.
-    old = path.with_name(path.name + ".old")
-    if path.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+    _swap_into_place(tmp, path)
 
 
 def load_training(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -146,12 +151,7 @@ def save_sharded(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.
         save_file(rng_state(), tmp / "rng.safetensors")
         world = dist.get_world_size() if _distributed() else 1
         (tmp / "state.json").write_text(json.dumps({**state, "format": "dcp", "world_size": world}, indent=2))
-        old = path.with_name(path.name + ".old")
-        if path.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_into_place(tmp, path)
     _barrier()
 
 
