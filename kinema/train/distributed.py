@@ -16,15 +16,21 @@ Contract:
   repeated blocks, then DDP, or FSDP2 (`fully_shard`: each block its own unit, then the root).
 - `full_state(module)` gathers a (possibly sharded) module's weights as plain CPU tensors (on every
   rank; a collective under FSDP), for exporting shipped weights.
+- `close_distributed(env)` leaves the group: all ranks meet at a barrier, gloo's worker threads
+  finish freeing the last collectives' tensors, then the group is destroyed. Only then may the
+  process exit (see `wait_for_gloo_workers` for why).
 Sharded checkpoints (torch.distributed.checkpoint) live in `kinema.train.checkpoint`.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -108,9 +114,84 @@ def init_distributed(device: torch.device, strategy: str = "ddp") -> tuple[DistE
     return DistEnv(owns_group=True), device
 
 
-def close_distributed(env: DistEnv) -> None:
-    if env.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
+def close_distributed(env: DistEnv, synchronize: bool = True) -> None:
+    """Leave the process group init_distributed created (a group the caller made is left alone).
+
+    `synchronize` (the normal end of a job): all ranks first meet at a barrier, so no rank tears
+    down while a peer is still inside a collective. Pass False on an error path, where a peer may
+    be stuck elsewhere and a barrier would wait for the collective timeout.
+    """
+    if not (env.owns_group and dist.is_initialized()):
+        return
+    if synchronize:
+        barrier()
+    wait_for_gloo_workers()
+    dist.destroy_process_group()
+
+
+_GLOO_WORKER = "pt_gloo_runloop"  # the name torch gives gloo's collective worker threads
+
+
+def _gloo_workers() -> dict[str, tuple[str, int]] | None:
+    """thread id -> (scheduler state, context switches so far) of this process's gloo worker
+    threads, from /proc; None where /proc cannot tell (not Linux)."""
+    tasks = Path("/proc/self/task")
+    try:
+        ids = os.listdir(tasks)
+    except OSError:
+        return None
+    workers = {}
+    for tid in ids:
+        try:
+            if (tasks / tid / "comm").read_text().strip() != _GLOO_WORKER:
+                continue
+            state = (tasks / tid / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            status = (tasks / tid / "status").read_text().splitlines()
+        except (OSError, IndexError):
+            continue  # the thread ended meanwhile
+        switches = sum(int(line.split()[1]) for line in status if line.split(":")[0].endswith("ctxt_switches"))
+        workers[tid] = (state, switches)
+    return workers
+
+
+def wait_for_gloo_workers(timeout: float = 5.0) -> bool:
+    """Sleep, with the GIL released, until every gloo worker thread has sat blocked and untouched
+    for a while; True once they have (or there are none), False after `timeout` seconds or where
+    /proc cannot tell (after a short fixed pause instead).
+
+    Why: gloo runs each collective on a worker thread, which drops its references to the
+    collective's tensors only after the caller has been told the collective is done. If Python
+    has already dropped such a tensor, that last release needs the GIL. Should it come once the
+    interpreter has begun to finalize, CPython ends the worker thread (pthread_exit) inside a C++
+    destructor and the process dies with SIGABRT, "terminate called without an active
+    exception". destroy_process_group() does not stop these threads: gloo's shutdown is a no-op
+    and FSDP2, DTensor's caches and torch.distributed.nn's default arguments keep the group alive
+    until interpreter shutdown. A late release is rare (a worker descheduled on a loaded machine)
+    but real, so a job lets the workers settle while the interpreter is fully alive.
+
+    Quiet means: each worker is sleeping ('S') and its context-switch count has not moved for
+    several GIL switch intervals while this thread slept. A worker waiting for the GIL retries
+    every switch interval (so its count moves) and one that is runnable is 'R'.
+    """
+    quiet_for = max(0.02, 4 * sys.getswitchinterval())
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        workers = _gloo_workers()
+        if workers is None:
+            time.sleep(0.1)
+            return False
+        now = time.monotonic()
+        if not workers:
+            return True
+        if workers == last and all(state == "S" for state, _ in workers.values()):
+            if now - since >= quiet_for:
+                return True
+        else:
+            last, since = workers, now
+        if now >= deadline:
+            return False
+        time.sleep(0.002)
 
 
 def split_rows(count: int, index: int, parts: int) -> slice:

@@ -226,6 +226,7 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
     if (env.world_size > 1 or parallel.grad_accum > 1) and job.shard is None:
         raise ValueError(f"job {job.name!r} cannot split its batches (Job.shard), so it cannot run on {env.world_size} processes "
                          f"with grad_accum {parallel.grad_accum}")
+    finished = False  # every rank got through the loop and the last checkpoint: leave together
     try:
         ckpt = run_dir / "checkpoint"
         if env.is_main:
@@ -259,8 +260,11 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
         elif ckpt.exists():
             step = load_sharded(ckpt, wrapped, ema.model, optimizer)["step"]
         stop = _Stop()
+        saved_at = step if ckpt.exists() else None  # the step the checkpoint on disk holds
 
         def checkpoint() -> None:
+            nonlocal saved_at
+            saved_at = step
             save_sharded(ckpt, wrapped, ema.model, optimizer, {"step": step, "job": job.name, "config": job.config, "optim": asdict(optim),
                                                                 "parallel": asdict(parallel)})
             if job.on_checkpoint is not None:
@@ -302,11 +306,14 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
                     break
         finally:
             report.close()
-        if step % optim.checkpoint_every != 0 or stop.requested:
+        # A stop or the last step between checkpoints saves here; a stop on a checkpoint step
+        # has just been saved in the loop, and saving it again would only repeat the collectives.
+        if (step % optim.checkpoint_every != 0 or stop.requested) and step != saved_at:
             checkpoint()
+        finished = True
         return step
     finally:
-        close_distributed(env)
+        close_distributed(env, synchronize=finished)
 
 
 def _grad_sync(model: nn.Module, sync: bool) -> Any:

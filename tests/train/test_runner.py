@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kinema.train.checkpoint import load_weights, save_weights
+from kinema.train.checkpoint import is_sharded, load_weights, save_weights
+from kinema.train.distributed import ParallelConfig
 from kinema.train.runner import Job, OptimConfig, run
 
 
@@ -44,6 +45,23 @@ def test_interrupted_run_resumes_exactly(tmp_path: Path) -> None:
     log = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
     assert '"loss"' in log[0] and '"step": 30' in log[-1]
 
+
+
+def test_parallel_stop_on_a_checkpoint_step_saves_once(tmp_path: Path) -> None:
+    """A graceful stop right on a checkpoint step (the data-parallel loop, here DDP on one
+    process) keeps the checkpoint the loop just wrote instead of writing it again."""
+    optim = OptimConfig(steps=30, lr=1e-2, warmup=5, checkpoint_every=10, log_every=5)
+    saved: list[int] = []
+    job = make_job(interrupt_at=9)  # step 9 trains, the step count becomes 10: a checkpoint step
+    job.on_checkpoint = lambda step, ema: saved.append(step)
+    assert run(job, optim, tmp_path / "run", progress=False, parallel=ParallelConfig(strategy="ddp")) == 10
+    assert saved == [10]
+    assert is_sharded(tmp_path / "run" / "checkpoint")
+
+    resumed = make_job(interrupt_at=14)  # a stop between checkpoints is still saved where it stopped
+    resumed.on_checkpoint = lambda step, ema: saved.append(step)
+    assert run(resumed, optim, tmp_path / "run", progress=False, parallel=ParallelConfig(strategy="ddp")) == 15
+    assert saved == [10, 15]
 
 def test_shipped_weights_round_trip_in_small_shards(tmp_path: Path) -> None:
     model = nn.Sequential(*(nn.Linear(800, 800) for _ in range(3)))  # 1.3 MB per weight in fp16
