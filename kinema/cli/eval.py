@@ -89,7 +89,10 @@ def run_command(
             results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples, distributed=True)
         finally:
             rank = dist.get_rank()
-            dist.destroy_process_group()  # gloo's threads must stop before the process exits
+            from kinema.train.distributed import wait_for_gloo_workers
+
+            wait_for_gloo_workers()  # gloo's threads must be idle before the process exits
+            dist.destroy_process_group()
         if rank != 0:
             return  # rank 0 writes and prints
     else:

@@ -91,7 +91,10 @@ def process_group() -> Iterator[tuple[int, int]]:
     try:
         yield dist.get_rank(), dist.get_world_size()
     finally:
-        if owned:  # gloo's threads must stop before the process exits (else abort at exit)
+        if owned:  # gloo's threads must be idle before the process exits (else abort at exit)
+            from kinema.train.distributed import wait_for_gloo_workers
+
+            wait_for_gloo_workers()
             dist.destroy_process_group()
 
 
