@@ -97,7 +97,8 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
     texts: list[str] = []
     labels: list[int] = []
     for index, name in enumerate(CLASSES):
-        lines = (EXEMPLAR_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+        files = [EXEMPLAR_DIR / f"{name}.txt", *sorted(EXEMPLAR_DIR.glob(f"{name}_*.txt"))]  # e.g. benign_hard.txt
+        lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
         lines = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
         if name == "benign":
             lines += world_captions(WORLD_CAPTIONS)
