@@ -9,10 +9,13 @@ categories), stored as JSON in `data/classifier.json` (~50 KB), loaded once per 
 the prompt normalised and without its allow-listed benign phrases (`lexicon.without_allowed`).
 Encoding costs ~10 ms a prompt on an idle core, and the encoder caches prompts it has seen.
 
-A nearest-exemplar check backs every refusal: the prompt's `NEIGHBOURS` nearest training exemplars
+A nearest-exemplar vote adds refusals the linear boundary misses: when the prompt's `VOTERS`
+nearest exemplars all belong to one harmful class at a mean cosine of at least `VOTE_SIMILARITY`
+(chosen on the exemplars alone, each benign one against all the others), it is refused as that
+class. A nearest-exemplar check backs every classifier refusal: the prompt's `NEIGHBOURS` nearest training exemplars
 (cosine, `data/exemplar_vectors.npz`, int8, ~1.5 MB) must not be mostly benign. A linear boundary
 drawn for "the yellow electric mouse" also cuts through "the pink ball beats the green ball"; the
-world caption next to it says what it is. It only ever turns a refusal into an allow.
+world caption next to it says what it is. It only ever turns a classifier refusal into an allow.
 
 Training (`python -m kinema.safety.semantic`) reads only `data/exemplars/*.txt` plus templated
 prompts (`kinema.safety.templates`: world captions, people doing harmless things, harmful acts
@@ -40,6 +43,9 @@ EXEMPLAR_DIR = DATA_DIR / "exemplars"
 CLASSIFIER_PATH = DATA_DIR / "classifier.json"
 NEIGHBOURS_PATH = DATA_DIR / "exemplar_vectors.npz"  # int8 sentence vectors + labels of every exemplar
 NEIGHBOURS = 3  # a refusal needs at most one benign exemplar among the prompt's 3 nearest
+VOTERS = 5  # the nearest-exemplar vote: refuse when the 5 nearest exemplars are all one harmful class ...
+VOTE_SIMILARITY = 0.65  # ... at a mean cosine of at least this: the lowest of 0.60/0.65/0.70 at which
+# at most 0.1% of the benign exemplars (each against all the others) would be refused (0.04%; a test checks)
 CLASSES: tuple[str, ...] = ("benign", "violence", "sexual", "hate", "real_person", "copyright")
 TARGET_FPR = 0.01  # held-out benign exemplars refused at the chosen threshold
 WORLD_CAPTIONS = 900  # templated world captions added to the benign exemplars
@@ -180,8 +186,19 @@ class Neighbours:
 
     def nearest(self, pooled: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
         """(B, 384) unit vectors -> (B, k) class indices of the k most similar exemplars."""
-        similarity = pooled @ self.vectors.T.astype(np.float32)
-        return self.labels[np.argsort(-similarity, axis=1)[:, :k]]
+        return self.nearest_with_similarity(pooled, k)[0]
+
+    def nearest_with_similarity(self, pooled: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 384) unit vectors -> (B, k) class indices and cosines of the k most similar exemplars."""
+        similarity = pooled @ self.vectors.T.astype(np.float32) / 127.0
+        order = np.argsort(-similarity, axis=1)[:, :k]
+        return self.labels[order].astype(int), np.take_along_axis(similarity, order, axis=1)
+
+    def vote(self, pooled: np.ndarray, k: int = VOTERS, similarity: float = VOTE_SIMILARITY) -> np.ndarray:
+        """(B,) the harmful class all k nearest exemplars share at a mean cosine >= `similarity`, else 0."""
+        labels, cosines = self.nearest_with_similarity(pooled, k)
+        unanimous = (labels == labels[:, :1]).all(axis=1) & (cosines.mean(axis=1) >= similarity)
+        return np.where(unanimous, labels[:, 0], 0)
 
     @staticmethod
     def build(x: np.ndarray, y: np.ndarray, exemplar_hash: str) -> Neighbours:
@@ -224,6 +241,10 @@ def classify(text: str) -> tuple[str | None, float]:
     best = max(over, key=lambda c: p[c]) if over else int(np.argmax(p[1:])) + 1
     if over and int(np.sum(load_neighbours().nearest(pooled)[0] == 0)) * 2 > NEIGHBOURS:
         over = []  # its nearest exemplars are mostly benign: the boundary, not the prompt, is wrong
+    if not over:
+        voted = int(load_neighbours().vote(pooled)[0])
+        if voted:  # a paraphrase the linear boundary misses, surrounded by exemplars of one harmful class
+            return model.classes[voted], float(p[voted])
     return (model.classes[best] if over else None), float(p[best])
 
 

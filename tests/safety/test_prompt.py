@@ -316,3 +316,26 @@ def test_fresh4_split_reads_its_own_file(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(moderation, "FRESH4", tmp_path / "missing.jsonl")
     with pytest.raises(SystemExit, match="does not exist"):
         moderation.load_redteam("fresh4")
+
+
+def test_nearest_exemplar_vote_threshold_is_set_on_exemplars_alone() -> None:
+    """The vote's similarity threshold refuses at most 0.1% of the benign exemplars when each is
+    checked against all the others (leave-one-out), and still catches harmful exemplars that way."""
+    import numpy as np
+
+    from kinema.safety.semantic import VOTE_SIMILARITY, VOTERS, load_neighbours
+
+    neighbours = load_neighbours()
+    vectors = neighbours.vectors.astype(np.float32) / 127.0
+    labels = neighbours.labels.astype(int)
+    fired = np.zeros(len(labels), int)
+    for start in range(0, len(labels), 1024):
+        chunk = slice(start, start + 1024)
+        similarity = vectors[chunk] @ vectors.T
+        similarity[np.arange(similarity.shape[0]), np.arange(start, start + similarity.shape[0])] = -1  # not itself
+        order = np.argsort(-similarity, axis=1)[:, :VOTERS]
+        near, cosines = labels[order], np.take_along_axis(similarity, order, axis=1)
+        unanimous = (near == near[:, :1]).all(axis=1) & (cosines.mean(axis=1) >= VOTE_SIMILARITY)
+        fired[chunk] = np.where(unanimous, near[:, 0], 0)
+    assert (fired[labels == 0] > 0).mean() <= 0.001
+    assert (fired[labels > 0] > 0).mean() >= 0.3
