@@ -58,7 +58,9 @@ def test_kill_9_mid_job_retries_once_and_keeps_finished_work(backend: str, serve
     store = Store(config.url)
     key, _ = store.create_key("test")
     finished = store.add_job(new_job(key.id, steps=2), max_active=10)
-    slow = store.add_job(new_job(key.id, steps=300), max_active=10)  # a few seconds of sampling
+    # Several seconds of sampling even on an idle machine (65 frames, 300 steps), so the worker is
+    # killed mid-job: the heartbeat records progress once a second.
+    slow = store.add_job(new_job(key.id, steps=300, frames=65), max_active=10)
     log = serve_home / "workers.log"
 
     first = start_worker(serve_home, tiny_weights, log, url)
@@ -97,7 +99,7 @@ def test_a_worker_whose_job_is_deleted_writes_nothing(serve_home: Path, tiny_wei
     config = ServeConfig(home=serve_home, weights=tiny_weights, lease_seconds=3)
     store = Store(config.url)
     key, _ = store.create_key("test")
-    job = store.add_job(new_job(key.id, steps=300), max_active=10)
+    job = store.add_job(new_job(key.id, steps=300, frames=65), max_active=10)  # seconds: deleted mid-run
     worker = Worker(config)
     thread = threading.Thread(target=worker.run_one)
     thread.start()
