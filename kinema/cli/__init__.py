@@ -31,6 +31,10 @@ Examples:
   kinema world sample --n 16 -o clips/
 
   kinema train vae --steps 4000 --export weights/kinema-tiny
+
+  kinema keys create me && kinema serve --port 8000     # the OpenAI videos API + a web page
+
+  kinema bench                                          # speed on this machine, against a peer
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False)
