@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from kinema import __version__
+from kinema.device import pick_device
 from kinema.diffusion.flow import resolution_shift
 from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, timestep_schedule
 from kinema.models.dit import DiT, DiTConfig, TextContext
@@ -73,21 +74,6 @@ def load_vae(folder: Path | str) -> VideoVAE:
     vae = VideoVAE(cfg)
     vae.load_state_dict(load_weights(Path(folder), "vae"))
     return vae.eval()
-
-
-def pick_device(device: str | torch.device = "cpu") -> torch.device:
-    """'cpu', 'cuda', 'cuda:N' or 'auto' (a GPU when there is one) -> torch.device; ValueError otherwise."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device {device!r} is not known; use cpu, cuda, cuda:N or auto") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for a GPU but this PyTorch sees none; use cpu or auto")
-    if chosen.type not in ("cpu", "cuda", "meta"):
-        raise ValueError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or auto")
-    return chosen
 
 
 def load_dit(folder: Path | str) -> DiT:

@@ -11,7 +11,8 @@ import torch
 
 from kinema.diffusion.sample import guided_velocity, sample, timestep_schedule
 from kinema.models.dit import DiT, DiTConfig, TextContext
-from kinema.pipeline import Pipeline, pick_device
+from kinema.device import pick_device
+from kinema.pipeline import Pipeline
 
 META = torch.device("meta")
 

@@ -57,7 +57,7 @@ def finetune_command(
     import torch
 
     from kinema.train.finetune import FinetuneConfig, finetune
-    from kinema.train.runner import pick_device
+    from kinema.device import pick_device
     from kinema.train.video_data import VideoDataConfig
 
     if threads:

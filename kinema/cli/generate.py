@@ -77,7 +77,7 @@ def generate_command(
     from kinema.text.prompt import check_prompt
     from kinema.video import check_output_path
 
-    from kinema.pipeline import pick_device
+    from kinema.device import pick_device
 
     pick_device(device)  # a bad --device fails before anything loads
     check_output_path(output, frames)

@@ -50,7 +50,7 @@ class Request:
 
         import torch
 
-        from kinema.pipeline import pick_device
+        from kinema.device import pick_device
 
         chosen = pick_device(self.device)
         if chosen.type == "cuda" and chosen.index is None and "LOCAL_RANK" in os.environ:

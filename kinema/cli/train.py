@@ -60,7 +60,7 @@ def vae_command(
         torch.set_num_threads(threads)
     cfg = VAETrainConfig()
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
-    from kinema.train.runner import pick_device
+    from kinema.device import pick_device
 
     train_vae(cfg, run, export_to=export, device=str(pick_device(device)), parallel=spread)
 
@@ -157,6 +157,6 @@ def dit_command(
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)
     init_state = load_weights(init, "dit") if init else None
-    from kinema.train.runner import pick_device
+    from kinema.device import pick_device
 
     train_dit(cfg, run, empty, export_to=export, init_state=init_state, device=str(pick_device(device)), parallel=spread)

@@ -99,15 +99,6 @@ class _Stop:
         self.requested = True
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is the GPU when there is one, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ValueError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return torch.device(name)
-
-
 class _Reporter:
     """log.jsonl records averaged over `log_every` steps, and the progress bar (rank 0 only)."""
 
