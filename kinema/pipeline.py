@@ -170,7 +170,8 @@ def finish(frames: np.ndarray, safety: SafetySettings) -> Video:
 
 
 def save(video: Video, path: Path | str, *, model_name: str = "kinema-tiny", settings: dict[str, Any] | None = None,
-         ingredients: list[Path] = (), safety: SafetySettings = SafetySettings()) -> list[Path]:  # type: ignore[assignment]
+         ingredients: list[Path] = (), safety: SafetySettings = SafetySettings(),  # type: ignore[assignment]
+         quality: str = "high") -> list[Path]:
     """Write `video` and sign it with a C2PA manifest (every PNG of a frame folder is signed).
 
     Returns the files written. GIFs are signed too; the manifest records the generation settings,
@@ -178,7 +179,7 @@ def save(video: Video, path: Path | str, *, model_name: str = "kinema-tiny", set
     """
     from kinema.safety.provenance import sign_file
 
-    video.write(path)
+    video.write(path, quality=quality)  # quality: an MP4 preset of kinema.video (high, max, web)
     target = Path(path)
     files = sorted(target.glob("*.png")) if target.is_dir() else [target]
     for file in files:

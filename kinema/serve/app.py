@@ -36,7 +36,7 @@ from kinema.serve.limits import BodyLimit, RateLimiter
 from kinema.serve.media import VARIANTS, path_of
 from kinema.serve.schemas import (EnhanceRequest, EnhanceResponse, ErrorResponse, Limits, Options, RemixRequest,
                                   VideoDeleted, VideoList, VideoObject, video_object)
-from kinema.serve.store import ApiKey, Store
+from kinema.serve.store import ACTIVE, ApiKey, Store
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": why} for status, why in (
@@ -105,7 +105,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @api.get("/videos/{video_id}", response_model=VideoObject, summary="Retrieve a video")
     def retrieve_video(key: Key, video_id: str, response: Response) -> VideoObject:
         job = intake.owned(key, video_id)
-        if job.status in ("queued", "in_progress"):
+        if job.status in ACTIVE:
             response.headers["openai-poll-after-ms"] = str(config.poll_after_ms)
         return video_object(job)
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinema.home import kinema_home
+from kinema.world.scene import DEFAULT_FPS
 
 SERVED_SIZES = ("64x64", "96x64", "64x96", "112x64")  # what the embedded model is trained on (WORLD.md)
 SERVED_SECONDS = (1, 2, 3, 4, 5, 6, 7, 8)  # 1 + 8s frames at 8 fps: 9 ... 65 frames, one generation step
-FPS = 8
+FPS = int(DEFAULT_FPS)
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,11 @@ class ServeConfig:
             raise ValueError(f"steps {self.steps} is above max_steps {self.max_steps}")
         if not self.sizes or self.default_size not in self.sizes:
             raise ValueError(f"default_size {self.default_size!r} is not among sizes {', '.join(self.sizes)}")
-        from kinema.world.scene import validate_canvas
+        from kinema.pipeline import parse_size
 
         for size in self.sizes:
             try:
-                width, height = (int(v) for v in size.split("x"))
-                validate_canvas(width, height, 1)
+                parse_size(size)
             except ValueError as error:
                 raise ValueError(f"size {size!r} cannot be served: {error}") from None
         if not self.seconds or self.default_seconds not in self.seconds:

@@ -29,9 +29,10 @@ from kinema.serve.errors import ApiError, bad_request, moderation_blocked, not_f
 from kinema.serve.media import path_of
 from kinema.serve.schemas import VideoObject, video_object
 from kinema.serve.store import ApiKey, Job, NewJob, QuotaExceeded, Store
+from kinema.world.scene import MAX_FRAMES
 
 MAX_SEED = 2**31 - 1  # seeds fit a 32-bit SQL integer
-MAX_EDIT_FRAMES = 65  # kinema.modes.edit works on one generation step
+MAX_EDIT_FRAMES = MAX_FRAMES  # kinema.modes.edit works on one generation step
 
 
 class Intake:

@@ -55,21 +55,14 @@ def path_of(folder: Path, video_id: str, variant: str) -> Path:
 
 def write_results(video: Video, folder: Path, video_id: str, *, model_name: str, settings: dict[str, Any],
                   ingredients: list[Path], safety: SafetySettings, quality: str = MP4_QUALITY) -> None:
-    from PIL import Image
-
-    from kinema import __version__
-    from kinema.safety.provenance import sign_file
+    from kinema.pipeline import save
 
     folder.mkdir(parents=True, exist_ok=True)
-    mp4 = path_of(folder, video_id, "video")
-    video.write(mp4, quality=quality)
-    sign_file(mp4, model_name=model_name, model_version=__version__, ingredients=ingredients,
-              settings={**settings, "mp4_quality": quality}, disabled_safety=safety.disabled())
+    save(video, path_of(folder, video_id, "video"), model_name=model_name, settings={**settings, "mp4_quality": quality},
+         ingredients=ingredients, safety=safety, quality=quality)
     for variant, pixels in (("thumbnail", thumbnail(video)), ("spritesheet", spritesheet(video))):
-        target = path_of(folder, video_id, variant)
-        Image.fromarray(pixels).save(target)
-        sign_file(target, model_name=model_name, model_version=__version__, settings={**settings, "variant": variant},
-                  disabled_safety=safety.disabled())
+        save(Video(pixels[None], fps=video.fps), path_of(folder, video_id, variant), model_name=model_name,
+             settings={**settings, "variant": variant}, safety=safety)
 
 
 def provenance(mp4: Path) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from sqlalchemy import (JSON, Column, Connection, Engine, Float, Index, Integer,
 from sqlalchemy.exc import OperationalError
 
 ACTIVE = ("queued", "in_progress")
-STATUSES = ("queued", "in_progress", "completed", "failed")
 KEY_PREFIX = "kn-"
 SCHEMA_LOCK = 0x4B494E  # PostgreSQL advisory lock id held while creating tables
 

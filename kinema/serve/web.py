@@ -16,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
+
+from kinema.serve.errors import ApiError
 
 STATIC_DIR = Path(__file__).resolve().parent / "web"
 ASSETS = {
@@ -40,9 +42,6 @@ def asset(name: str) -> Response:
     """One of the page's static files, by exact name (no paths, so no traversal)."""
     media_type = ASSETS.get(name)
     if media_type is None:
-        return JSONResponse(
-            status_code=404,
-            content={"error": {"message": f"no web asset {name!r}; the page's assets are {', '.join(sorted(ASSETS))}",
-                               "type": "invalid_request_error", "param": "name", "code": "not_found"}},
-        )
+        return ApiError(404, f"no web asset {name!r}; the page's assets are {', '.join(sorted(ASSETS))}",
+                        param="name", code="not_found").response()
     return FileResponse(STATIC_DIR / name, media_type=media_type, headers=CACHE)
