@@ -57,13 +57,15 @@ class PixelPiece:
     """Rows of one step's batch with the whole batch's loss normalisers (data-parallel training)."""
 
     pixels: torch.Tensor  # (b, 3, T, H, W)
-    weight_sum: float  # sum of pixel_weights over the whole batch
+    weight_sum: float  # sum of pixel_weights over the whole batch, counted once per color channel
     fraction: float  # b / whole batch size (the KL is a mean over equally sized samples)
 
 
 def pixel_piece(batch: WorldBatch, index: int, parts: int) -> PixelPiece:
     rows = split_rows(len(batch), index, parts)
-    return PixelPiece(batch.pixels[rows], float(pixel_weights(batch.pixels).sum()), (rows.stop - rows.start) / len(batch))
+    # The weights are (B, 1, T, H, W) but weigh errors over all 3 channels (vae_loss takes means of both).
+    weight_sum = float(pixel_weights(batch.pixels).sum()) * batch.pixels.shape[1]
+    return PixelPiece(batch.pixels[rows], weight_sum, (rows.stop - rows.start) / len(batch))
 
 
 def vae_piece_loss(model: nn.Module, piece: PixelPiece, kl_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
