@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -42,10 +41,6 @@ def bench_command(
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON results to this file."),
     plot: Path = typer.Option(None, help="Write the time/memory-versus-tokens plot (PNG) here; needs matplotlib."),
 ) -> None:
-    # Threads that wait for work must sleep, not spin: on a shared machine a spinning OpenMP thread
-    # steals the core its partner needs (measured 3-10x slower steps under load). Must be set before
-    # torch starts OpenMP, so before the first torch import of this process.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from kinema.bench.report import plot_scaling, tables
     from kinema.bench.run import QUICK, BenchSettings, json_ready, run_bench
 

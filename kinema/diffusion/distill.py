@@ -33,7 +33,7 @@ import torch
 
 from kinema.diffusion.flow import resolution_shift
 from kinema.diffusion.sample import VelocityFn, guided_velocity, sample, timestep_schedule
-from kinema.models.dit import DiT, DiTConfig, TextContext
+from kinema.models.dit import DiT, TextContext
 
 METHOD = "piecewise-reflow"
 
@@ -139,7 +139,7 @@ def save_distilled(folder: Path | str, student: DiT, meta: DistilledMeta) -> Pat
 
 def load_distilled(folder: Path | str) -> tuple[DiT, DistilledMeta]:
     """A distilled student (eval mode) and how to sample it; ValueError if `folder` is not one."""
-    from kinema.train.checkpoint import load_weights
+    from kinema.pipeline import load_dit
 
     folder = Path(folder)
     path = folder / "dit.json"
@@ -148,10 +148,7 @@ def load_distilled(folder: Path | str) -> tuple[DiT, DistilledMeta]:
     raw = json.loads(path.read_text())
     if "distill" not in raw:
         raise ValueError(f"{folder} holds a DiT but not a distilled one (no 'distill' entry in dit.json)")
-    cfg = raw["dit"]
-    student = DiT(DiTConfig(**{**cfg, "patch": tuple(cfg["patch"])}))
-    student.load_state_dict(load_weights(folder, "dit"))
-    return student.eval(), DistilledMeta(**raw["distill"])
+    return load_dit(folder), DistilledMeta(**raw["distill"])
 
 
 def with_distilled(pipe: Any, folder: Path | str) -> tuple[Any, int, float]:

@@ -191,7 +191,7 @@ def extract(frames: np.ndarray, key: Key = PUBLIC_KEY, *, expected: Payload | No
     bits = tuple(int(s > 0) for s in sums)
     p_value = min(1.0, SEARCHED * 0.5 * math.erfc(z / math.sqrt(2))) if terms else 1.0
     if expected is None:
-        truth, checked = _payload_bits(KINEMA_PAYLOAD)[:16], bits[:16]
+        truth, checked = _payload_bits(KINEMA_PAYLOAD)[:MAGIC_BITS], bits[:MAGIC_BITS]
     else:
         truth, checked = _payload_bits(expected), bits
     accuracy = float(np.mean(np.asarray(checked) == truth))

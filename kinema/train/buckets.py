@@ -30,11 +30,11 @@ import numpy as np
 import torch
 
 from kinema.models.vae import SPATIAL, TEMPORAL
+from kinema.world.scene import MAX_FRAMES, WIDTH_RANGE
 
 DEFAULT_PATCH: tuple[int, int, int] = (1, 2, 2)  # the DiT's (frames, rows, cols) of latent per token
-SIDE_RANGE = (32, 256)  # shared/WORLD.md: multiples of 16 from 32 to 256
+SIDE_RANGE = WIDTH_RANGE  # shared/WORLD.md: multiples of 16 from 32 to 256 (heights alike)
 SIDE_STEP = 16
-MAX_FRAMES = 65
 
 
 @dataclass(frozen=True, order=True)
@@ -205,7 +205,6 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         batch_size(item_buckets[0], token_budget, max_batch, patch)  # validates the budget
         self.seed, self.rank, self.world_size, self.drop_last = seed, rank, world_size, drop_last
         self.weights = dict(weights or {})
-        self.groups: dict[Bucket, np.ndarray] = {}
         order: dict[Bucket, list[int]] = {}
         for index, bucket in enumerate(item_buckets):
             order.setdefault(bucket, []).append(index)

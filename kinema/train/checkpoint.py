@@ -28,6 +28,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from kinema.train.distributed import barrier
+
 SHARD_BYTES = 15 * 1024 * 1024  # keep each shipped file under 16 MiB
 
 
@@ -125,13 +127,6 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def _barrier() -> None:
-    import torch.distributed as dist
-
-    if _distributed() and dist.get_world_size() > 1:
-        dist.barrier()
-
-
 def save_sharded(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     """Every rank writes its shards of weights, EMA and optimizer (a collective: call it on all
     ranks). Written to NAME.tmp and swapped in by rank 0, as `save_training` does; the folder must
@@ -145,14 +140,14 @@ def save_sharded(path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.
     if main:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-    _barrier()
+    barrier()
     dcp.save(_dcp_state(model, ema, optimizer), checkpoint_id=tmp / "dcp", no_dist=not _distributed())
     if main:
         save_file(rng_state(), tmp / "rng.safetensors")
         world = dist.get_world_size() if _distributed() else 1
         (tmp / "state.json").write_text(json.dumps({**state, "format": "dcp", "world_size": world}, indent=2))
         _swap_into_place(tmp, path)
-    _barrier()
+    barrier()
 
 
 def _dcp_load(tensors: dict[str, Any], path: Path) -> None:
