@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -188,17 +188,20 @@ class Neighbours:
         """(B, 384) unit vectors -> (B, k) class indices of the k most similar exemplars."""
         return self.nearest_with_similarity(pooled, k)[0]
 
+    @cached_property
+    def units(self) -> np.ndarray:
+        """(384, N) float32 exemplar vectors, converted once (not on every prompt)."""
+        return self.vectors.T.astype(np.float32) / 127.0
+
     def nearest_with_similarity(self, pooled: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(B, 384) unit vectors -> (B, k) class indices and cosines of the k most similar exemplars."""
-        similarity = pooled @ self.vectors.T.astype(np.float32) / 127.0
+        similarity = pooled @ self.units
         order = np.argsort(-similarity, axis=1)[:, :k]
         return self.labels[order].astype(int), np.take_along_axis(similarity, order, axis=1)
 
     def vote(self, pooled: np.ndarray, k: int = VOTERS, similarity: float = VOTE_SIMILARITY) -> np.ndarray:
         """(B,) the harmful class all k nearest exemplars share at a mean cosine >= `similarity`, else 0."""
-        labels, cosines = self.nearest_with_similarity(pooled, k)
-        unanimous = (labels == labels[:, :1]).all(axis=1) & (cosines.mean(axis=1) >= similarity)
-        return np.where(unanimous, labels[:, 0], 0)
+        return unanimous_class(*self.nearest_with_similarity(pooled, k), similarity)
 
     @staticmethod
     def build(x: np.ndarray, y: np.ndarray, exemplar_hash: str) -> Neighbours:
@@ -211,6 +214,12 @@ class Neighbours:
     def load(path: Path) -> Neighbours:
         with np.load(path) as data:
             return Neighbours(data["vectors"], data["labels"], str(data["exemplar_hash"]))
+
+
+def unanimous_class(labels: np.ndarray, cosines: np.ndarray, similarity: float = VOTE_SIMILARITY) -> np.ndarray:
+    """(B,) the class all given neighbours (B, k) share at a mean cosine >= `similarity`, else 0."""
+    unanimous = (labels == labels[:, :1]).all(axis=1) & (cosines.mean(axis=1) >= similarity)
+    return np.where(unanimous, labels[:, 0], 0)
 
 
 @lru_cache(maxsize=1)
@@ -239,10 +248,12 @@ def classify(text: str) -> tuple[str | None, float]:
     p = model.probabilities(pooled)[0]
     over = [c for c in range(1, len(p)) if p[c] >= model.threshold[c]]
     best = max(over, key=lambda c: p[c]) if over else int(np.argmax(p[1:])) + 1
-    if over and int(np.sum(load_neighbours().nearest(pooled)[0] == 0)) * 2 > NEIGHBOURS:
+    # One nearest-exemplar search serves both checks (the first NEIGHBOURS and the first VOTERS).
+    labels, cosines = load_neighbours().nearest_with_similarity(pooled, max(NEIGHBOURS, VOTERS))
+    if over and int(np.sum(labels[0, :NEIGHBOURS] == 0)) * 2 > NEIGHBOURS:
         over = []  # its nearest exemplars are mostly benign: the boundary, not the prompt, is wrong
     if not over:
-        voted = int(load_neighbours().vote(pooled)[0])
+        voted = int(unanimous_class(labels[:, :VOTERS], cosines[:, :VOTERS])[0])
         if voted:  # a paraphrase the linear boundary misses, surrounded by exemplars of one harmful class
             return model.classes[voted], float(p[voted])
     return (model.classes[best] if over else None), float(p[best])
