@@ -38,6 +38,24 @@ Examples:
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False)
+
+
+@app.callback()
+def sign_with(
+    sign_cert: str = typer.Option(None, "--sign-cert", envvar="KINEMA_SIGN_CERT", show_envvar=True,
+                                  help="Sign C2PA manifests with this PEM certificate chain (signing certificate first) instead of the local Kinema CA."),
+    sign_key: str = typer.Option(None, "--sign-key", envvar="KINEMA_SIGN_KEY", show_envvar=True,
+                                 help="The unencrypted PEM private key of --sign-cert."),
+) -> None:
+    """Options before the command apply to every file it writes, e.g. kinema --sign-cert org.pem --sign-key org.key generate "..."."""
+    if sign_cert or sign_key:
+        from kinema.cli.errors import friendly_errors
+        from kinema.safety.provenance import SIGN_CERT_ENV, SIGN_KEY_ENV, configured_identity
+
+        os.environ[SIGN_CERT_ENV], os.environ[SIGN_KEY_ENV] = sign_cert or "", sign_key or ""
+        friendly_errors(configured_identity)()  # a wrong pair fails now, before any work
+
+
 app.command("generate", help="Generate a video from a text prompt with the shipped model.")(generate_command)
 app.add_typer(world_app, name="world", help="Render clips of Kinema's procedural training world.")
 app.add_typer(train_app, name="train", help="Train the video VAE and the diffusion transformer.")

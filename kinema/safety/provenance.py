@@ -10,7 +10,10 @@ Contract
   each input file of a conditioned mode as an ``inputTo`` ingredient. No thumbnails are embedded
   (a PNG thumbnail adds hundreds of KB to a 64 px clip): a signature adds about 3-4 KB.
 - Signing identity: ``cert`` (PEM chain, signing certificate first) and ``key`` (PEM private key),
-  each a path or the PEM itself, both or neither. Neither: the local identity of
+  each a path or the PEM itself, both or neither. Neither: the files named by the environment
+  variables ``KINEMA_SIGN_CERT`` and ``KINEMA_SIGN_KEY`` when set (so the CLI's
+  ``kinema --sign-cert C --sign-key K ...``, the server and its workers sign as the user's
+  organisation without code), else the local identity of
   ``local_identity()``, created on first use under ``kinema_home()/keys/``: a local CA and an ES256
   signing certificate it issued (C2PA refuses self-signed signing certificates), valid 10 years.
   The CA's private key is not kept: nothing else can be issued under it.
@@ -122,7 +125,7 @@ def sign_file(path: str | os.PathLike[str], *, model_name: str, model_version: s
     for item in inputs:
         if not item.exists():
             raise FileNotFoundError(f"no such ingredient (input media): {item}")
-    identity = _identity_from(cert, key) if cert is not None or key is not None else local_identity()
+    identity = _identity_from(cert, key) if cert is not None or key is not None else configured_identity()
 
     safety = {layer: "off" if layer in disabled else "on" for layer in SAFETY_LAYERS}
     parameters: dict[str, Any] = {"org.kinema.settings": _json_safe(dict(settings or {})),
@@ -194,6 +197,23 @@ def verify_file(path: str | os.PathLike[str], *, trust_anchors: PemSource | None
     state = str(store.get("validation_state", "Invalid"))
     return VerifyReport(present=True, valid=state in ("Valid", "Trusted"), tampered=any(c.endswith("mismatch") for c in codes),
                         manifest=manifest, errors=errors, trusted=state == "Trusted", state=state)
+
+
+SIGN_CERT_ENV, SIGN_KEY_ENV = "KINEMA_SIGN_CERT", "KINEMA_SIGN_KEY"
+
+
+def configured_identity() -> SigningIdentity:
+    """The identity named by $KINEMA_SIGN_CERT and $KINEMA_SIGN_KEY (both or neither), else the local one."""
+    cert, key = os.environ.get(SIGN_CERT_ENV) or None, os.environ.get(SIGN_KEY_ENV) or None
+    if cert is None and key is None:
+        return local_identity()
+    if cert is None or key is None:
+        given, missing = (SIGN_CERT_ENV, SIGN_KEY_ENV) if cert else (SIGN_KEY_ENV, SIGN_CERT_ENV)
+        raise ValueError(f"${given} is set but ${missing} is not: set both (PEM certificate chain and its private key) or neither")
+    try:
+        return _identity_from(cert, key)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"${SIGN_CERT_ENV}={cert}, ${SIGN_KEY_ENV}={key}: {error}") from None
 
 
 def local_identity() -> SigningIdentity:

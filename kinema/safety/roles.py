@@ -49,7 +49,7 @@ LOOK_AHEAD = 4  # words after a role's link where the famous name may start
 class Roles:
     offices: tuple[tuple[str, ...], ...]  # longest first
     countries: tuple[tuple[str, ...], ...]  # nouns and adjectives, longest first
-    time: frozenset[str]
+    time: tuple[tuple[str, ...], ...]  # "current", "newly elected", longest first
     person_roles: tuple[tuple[str, ...], ...]
     links: tuple[tuple[str, ...], ...]  # "of", "who played", "from", ...
     organisations: tuple[tuple[str, ...], ...]  # companies and institutions people are famous for
@@ -79,7 +79,7 @@ def load_roles() -> Roles:
     def longest(name: str) -> tuple[tuple[str, ...], ...]:
         return tuple(sorted(set(sections[name]), key=len, reverse=True))
 
-    return Roles(longest("offices"), longest("countries"), frozenset(w[0] for w in sections["time"]),
+    return Roles(longest("offices"), longest("countries"), longest("time"),
                  longest("person_roles"), longest("links"), longest("organisations"))
 
 
@@ -105,10 +105,15 @@ def _country_after(words: list[str], at: int, roles: Roles) -> bool | None:
     return _match(words, at, roles.countries) > 0
 
 
+def _phrase_before(words: list[str], at: int, phrases: tuple[tuple[str, ...], ...]) -> int:
+    """Length of the longest phrase that ends right before `at`, or 0."""
+    return next((len(p) for p in phrases if at - len(p) >= 0 and tuple(words[at - len(p) : at]) == p), 0)
+
+
 def _country_before(words: list[str], at: int, roles: Roles) -> bool:
     """Whether a country noun or adjective ends right before `at` ("russian president",
     "north korea president"; possessives are already gone: "japan's" -> "japan")."""
-    return any(at - len(c) >= 0 and tuple(words[at - len(c) : at]) == c for c in roles.countries)
+    return _phrase_before(words, at, roles.countries) > 0
 
 
 def _ordinal_before(words: list[str], at: int) -> bool:
@@ -148,8 +153,8 @@ def find_roles(text: str) -> list[Hit]:
                 hits.setdefault(office + " of a country", Hit("real_person", "office + country", " ".join(words[max(0, i - 2) : i + n + 3])))
             elif office in HEAD_OF_STATE and _ordinal_before(words, i) and after is not False:
                 hits.setdefault(office + " ordinal", Hit("real_person", "ordinal + office", " ".join(words[max(0, i - 2) : i + n])))
-            elif i > 0 and words[i - 1] in roles.time and after is not False and office not in GENERIC_OFFICES:
-                hits.setdefault(office + " time", Hit("real_person", "time word + office", " ".join(words[i - 1 : i + n])))
+            elif (when := _phrase_before(words, i, roles.time)) and after is not False and office not in GENERIC_OFFICES:
+                hits.setdefault(office + " time", Hit("real_person", "time word + office", " ".join(words[i - when : i + n])))
         n = _match(words, i, roles.person_roles)
         if n:
             link = _match(words, i + n, roles.links)

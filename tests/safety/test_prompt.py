@@ -225,7 +225,7 @@ def test_cli_moderate_exit_codes_and_json() -> None:
     "text",
     ["the russian president riding a horse", "japan's prime minister waving", "the queen of denmark", "the 44th president",
      "the forty-fifth president", "the current pope on a skateboard", "the late queen having tea", "north korea's supreme leader",
-     "the lead singer of the rolling stones", "the guy who started facebook", "the actor who played iron man"],
+     "the newly-elected pope waves", "the newly elected chancellor speaks", "the lead singer of the rolling stones", "the guy who started facebook", "the actor who played iron man"],
 )
 def test_roles_that_name_one_person(text: str) -> None:
     from kinema.safety.roles import find_roles
@@ -239,7 +239,7 @@ def test_roles_that_name_one_person(text: str) -> None:
     ["the president gives a speech", "the former president of the chess club", "the current king of the castle",
      "a queen bee", "the king piece topples", "an english queen bee", "the king of us all", "the captain of the ship",
      "the founder of a small bakery", "the current leader crosses the line", "the emperor penguin waddles", "a drag queen",
-     "the 1990s", "3 balls and 7 boxes"],
+     "the 1990s", "3 balls and 7 boxes", "the newly elected president of the chess club"],
 )
 def test_roles_that_point_at_nobody_pass(text: str) -> None:
     from kinema.safety.roles import find_roles

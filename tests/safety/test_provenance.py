@@ -204,3 +204,44 @@ def test_cli_verify_exit_codes(video: Video, tmp_path: Path) -> None:
     tampered = runner.invoke(app, ["verify", str(tmp_path / "signed.mp4"), "--json"])
     assert tampered.exit_code == 2 and json.loads(tampered.output)["tampered"]
     assert runner.invoke(app, ["verify", str(tmp_path / "nope.mp4")]).exit_code == 2
+
+
+def test_identity_from_the_environment(video: Video, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$KINEMA_SIGN_CERT/$KINEMA_SIGN_KEY sign every file without code (the CLI, the server's workers)."""
+    chain, key, ca = pv._issue_identity()
+    (tmp_path / "chain.pem").write_bytes(chain)
+    (tmp_path / "key.pem").write_bytes(key)
+    video.write(tmp_path / "clip.mp4")
+    monkeypatch.setenv(pv.SIGN_CERT_ENV, str(tmp_path / "chain.pem"))
+    monkeypatch.setenv(pv.SIGN_KEY_ENV, str(tmp_path / "key.pem"))
+    sign(tmp_path / "clip.mp4")
+    assert not (home / "keys").exists()
+    assert pv.verify_file(tmp_path / "clip.mp4", trust_anchors=ca).state == "Trusted"  # signed under the user's CA
+    monkeypatch.delenv(pv.SIGN_KEY_ENV)
+    with pytest.raises(ValueError, match="KINEMA_SIGN_CERT is set but \\$KINEMA_SIGN_KEY is not"):
+        sign(tmp_path / "clip.mp4")
+    monkeypatch.setenv(pv.SIGN_KEY_ENV, str(tmp_path / "missing.key"))
+    with pytest.raises(ValueError, match="no such key file"):
+        sign(tmp_path / "clip.mp4")
+
+
+def test_cli_signs_with_the_users_certificate(tiny_weights: Path, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kinema.cli import app
+
+    chain, key, ca = pv._issue_identity()
+    other_chain, other_key, _ = pv._issue_identity()
+    for name, pem in (("chain.pem", chain), ("key.pem", key), ("other.key", other_key)):
+        (tmp_path / name).write_bytes(pem)
+    for name in (pv.SIGN_CERT_ENV, pv.SIGN_KEY_ENV):
+        monkeypatch.setenv(name, "")  # the CLI sets them for its process; restored after the test
+    runner = CliRunner()
+    out = tmp_path / "still.png"
+    result = runner.invoke(app, ["--sign-cert", str(tmp_path / "chain.pem"), "--sign-key", str(tmp_path / "key.pem"),
+                                 "generate", "a red ball", "-o", str(out), "--frames", "1", "--steps", "2",
+                                 "--weights", str(tiny_weights), "--no-frame-check"])
+    assert result.exit_code == 0, result.output
+    assert not (home / "keys").exists()
+    assert pv.verify_file(out, trust_anchors=ca).state == "Trusted"
+    wrong = runner.invoke(app, ["--sign-cert", str(tmp_path / "chain.pem"), "--sign-key", str(tmp_path / "other.key"),
+                                "generate", "a red ball", "-o", str(tmp_path / "x.png"), "--frames", "1"])
+    assert wrong.exit_code == 2 and "does not belong" in wrong.output and not (tmp_path / "x.png").exists()
