@@ -24,7 +24,7 @@ def finetune_command(
     lora_rank: int = typer.Option(8, help="LoRA adapter rank (4-16 is typical). Ignored with --full."),
     lora_alpha: float = typer.Option(0.0, help="LoRA alpha (0: equal to the rank, i.e. scale 1)."),
     full: bool = typer.Option(False, "--full", help="Fine-tune every DiT weight instead of LoRA adapters (writes a complete weights folder)."),
-    run: Path = typer.Option(Path("runs/finetune"), help="Run folder: cache, checkpoint and log.jsonl; rerun the same command to resume."),
+    run: Path = typer.Option(Path("runs/finetune"), "--run", "--run-dir", help="Run folder: cache, checkpoint and log.jsonl; rerun the same command to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
     output: Path = typer.Option(None, "--output", "-o", help="Where the result goes (default: RUN/lora, or RUN/weights with --full)."),
     steps: int = typer.Option(500, help="Optimizer steps."),
     lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4 for LoRA, 5e-5 for --full)."),
@@ -38,6 +38,7 @@ def finetune_command(
     seed: int = typer.Option(0, help="Seed of crops, batches, noise and adapters."),
     threads: int = typer.Option(0, help="torch threads (0: all cores)."),
     device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N."),
+    parallel: str = typer.Option("none", help="none (one process) or ddp: under torchrun each process takes a share of every batch (encode the videos first with `kinema data cache`)."),
 ) -> None:
     """Fine-tune a Kinema checkpoint on your own videos, with LoRA adapters (default) or --full.
 
@@ -53,13 +54,18 @@ def finetune_command(
       kinema generate "a caption in the style of my videos" --lora runs/my_lora/lora --lora-scale 0.8
 
       kinema finetune my_videos/ --full --steps 1000 --run runs/my_full && kinema generate "..." --weights runs/my_full/weights
+
+      kinema data cache my_videos/ -o runs/my_cache && torchrun --standalone --nproc-per-node 4 --no-python kinema finetune runs/my_cache --parallel ddp --run-dir runs/my_lora
     """
     import torch
 
-    from kinema.train.finetune import FinetuneConfig, finetune
     from kinema.device import pick_device
+    from kinema.train.distributed import ParallelConfig
+    from kinema.train.finetune import FinetuneConfig, finetune
     from kinema.train.video_data import VideoDataConfig
 
+    if parallel not in ("none", "ddp"):
+        raise ValueError(f"--parallel {parallel!r} is not supported by finetune; use none or ddp")
     if threads:
         torch.set_num_threads(threads)
     if not full and lora_rank < 1:
@@ -75,7 +81,7 @@ def finetune_command(
                             workers=workers, token_budget=token_budget, seed=seed)
     lr = lr if lr is not None else (5e-5 if full else 5e-4)
     config = replace(config, optim=replace(config.optim, steps=steps, lr=lr, warmup=min(warmup, steps), checkpoint_every=checkpoint_every))
-    result = finetune(config, run, progress=True, device=str(pick_device(device)))
+    result = finetune(config, run, progress=True, device=str(pick_device(device)), parallel=ParallelConfig(strategy=parallel))
     kind = "full fine-tune" if full else f"LoRA rank {lora_rank}"
     console.print(f"{kind}: {result['trainable']:,} trainable parameters, {result['clips']} cached clips, step {result['step']}")
     hint = f"--weights {result['output']}" if full else f"--weights {weights} --lora {result['output']} --lora-scale 0.8"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -160,16 +161,35 @@ def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) 
     return record
 
 
+def dit_job(name: str, model: nn.Module, cache: LatentCache, cfg: DiTTrainConfig, empty: TextContext,
+            config: dict[str, Any], on_checkpoint: Callable[[int, EMA], None] | None = None) -> Job:
+    """The training job of a DiT on a latent cache (kinema train dit, kinema finetune): batches, the
+    flow loss, and the pieces that data parallelism and gradient accumulation split a batch into."""
+
+    def next_batch(step: int) -> tuple[LatentBatch, torch.Generator]:
+        # Noise, timesteps and masks from a per-step generator: a resumed run repeats them exactly.
+        return cache.batch(step, cfg.seed), torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+
+    return Job(
+        name=name,
+        model=model,
+        next_batch=next_batch,
+        loss=lambda m, b: dit_piece_loss(m, b) if isinstance(b, FlowPiece) else dit_loss(m, b[0], cfg, empty, b[1]),
+        config=config,
+        on_checkpoint=on_checkpoint,
+        items_per_batch=lambda b: len(b[0]),
+        shard=lambda b, index, parts: dit_piece(b[0], b[1], cfg, empty, index, parts),
+        blocks=lambda m: m.blocks,
+        outside_calls=lambda m: [layer for block in m.blocks for layer in (block.cross.kv, block.cross.k_norm)],  # DiT.text_kv
+    )
+
+
 def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to: Path | None = None,
               progress: bool = True, init_state: dict[str, Any] | None = None, device: str = "cpu",
               parallel: ParallelConfig = ParallelConfig()) -> DiT:
     torch.manual_seed(cfg.seed)
     model = DiT(cfg.model)
     cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget, max_batch=cfg.max_batch)
-
-    def next_batch(step: int) -> tuple[LatentBatch, torch.Generator]:
-        # Noise, timesteps and masks from a per-step generator: a resumed run repeats them exactly.
-        return cache.batch(step, cfg.seed), torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
 
     def on_checkpoint(step: int, ema: EMA) -> None:
         cache.rescan()  # pick up shards a concurrent `kinema train cache` has written
@@ -178,17 +198,6 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
         if cfg.eval_every and step % cfg.eval_every == 0:
             bench_subset(step, ema.model, cfg, run_dir)
 
-    job = Job(
-        name="dit",
-        model=model,
-        next_batch=next_batch,
-        loss=lambda m, b: dit_piece_loss(m, b) if isinstance(b, FlowPiece) else dit_loss(m, b[0], cfg, empty, b[1]),
-        config={"train": asdict(cfg)},
-        on_checkpoint=on_checkpoint,
-        items_per_batch=lambda b: len(b[0]),
-        shard=lambda b, index, parts: dit_piece(b[0], b[1], cfg, empty, index, parts),
-        blocks=lambda m: m.blocks,
-        outside_calls=lambda m: [layer for block in m.blocks for layer in (block.cross.kv, block.cross.k_norm)],  # DiT.text_kv
-    )
+    job = dit_job("dit", model, cache, cfg, empty, {"train": asdict(cfg)}, on_checkpoint)
     run(job, cfg.optim, run_dir, progress=progress, init_state=init_state, device=device, parallel=parallel)
     return model

@@ -27,9 +27,10 @@ from torch import nn
 from kinema.models.dit import TextContext
 from kinema.models.lora import DIT_TARGETS, LoRAConfig, add_lora, freeze_base, save_lora
 from kinema.train.checkpoint import save_weights
+from kinema.train.distributed import ParallelConfig, launched_by_torchrun
 from kinema.train.ema import EMA
-from kinema.train.latents import LatentBatch, LatentCache, build_video_cache
-from kinema.train.runner import Job, OptimConfig, run
+from kinema.train.latents import LatentCache, build_video_cache
+from kinema.train.runner import OptimConfig, run
 from kinema.train.video_data import VideoDataConfig
 
 
@@ -122,11 +123,17 @@ def empty_text() -> TextContext:
     return TextContext(states.tokens, states.mask, states.pooled)
 
 
-def finetune(config: FinetuneConfig, run_dir: Path, progress: bool = True, device: str = "cpu") -> dict[str, Any]:
-    """Fine-tune; returns the final step, trainable parameters and output path (see the module contract)."""
-    from kinema.train.dit import DiTTrainConfig, dit_loss
+def finetune(config: FinetuneConfig, run_dir: Path, progress: bool = True, device: str = "cpu",
+             parallel: ParallelConfig = ParallelConfig()) -> dict[str, Any]:
+    """Fine-tune; returns the final step, trainable parameters and output path (see the module
+    contract). Under torchrun (`parallel` ddp) every process takes a share of each batch; the
+    data must then be a latent cache already (processes must not encode into one folder at once)."""
+    from kinema.train.dit import DiTTrainConfig, dit_job
 
     run_dir = Path(run_dir)
+    if launched_by_torchrun() and not is_latent_cache(Path(config.data)):
+        raise ValueError(f"under torchrun, fine-tune from a latent cache: encode {config.data} first with "
+                         f"`kinema data cache {config.data} -o CACHE` (one process), then pass CACHE")
     cache_dir = prepare_cache(config, run_dir, progress)
     torch.manual_seed(config.seed)
     model, trainable = build_model(config)
@@ -141,23 +148,11 @@ def finetune(config: FinetuneConfig, run_dir: Path, progress: bool = True, devic
     empty = empty_text()
     out: dict[str, Any] = {"trainable": trainable, "clips": len(cache), "cache": str(cache_dir)}
 
-    def next_batch(step: int) -> tuple[LatentBatch, torch.Generator]:
-        # As kinema train dit: a pure function of the step, so a resumed run repeats it exactly.
-        return cache.batch(step, config.seed), torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-
     def on_checkpoint(step: int, ema: EMA) -> None:
         out["output"] = str(export(config, run_dir, ema.model, step))
 
-    job = Job(
-        name="finetune" if config.full else "lora",
-        model=model,
-        next_batch=next_batch,
-        loss=lambda m, b: dit_loss(m, b[0], train_cfg, empty, b[1]),
-        config={"finetune": _jsonable(config)},
-        on_checkpoint=on_checkpoint,
-        items_per_batch=lambda b: len(b[0]),
-    )
-    out["step"] = run(job, config.optim, run_dir, progress=progress, device=device)
+    job = dit_job("finetune" if config.full else "lora", model, cache, train_cfg, empty, {"finetune": _jsonable(config)}, on_checkpoint)
+    out["step"] = run(job, config.optim, run_dir, progress=progress, device=device, parallel=parallel)
     if "output" not in out:  # a finished run started again trains nothing; its last export stands
         out["output"] = str(config.output_dir(run_dir))
     return out

@@ -141,3 +141,22 @@ def test_cli_finetune_and_generate_with_lora(base: Path, videos: Path, lora_run:
                                "--max-frames", "17", "--crops", "1", "--workers", "0", "--threads", "1", "--run", str(tmp_path / "cli")])
     assert done.exit_code == 0, done.output
     assert (tmp_path / "cli" / "lora" / "lora.json").is_file() and "--lora-scale 0.8" in " ".join(done.output.split())
+
+
+def test_lora_fine_tune_under_torchrun_on_two_processes(base: Path, lora_run: tuple[Path, dict], tmp_path: Path) -> None:
+    """`torchrun ... kinema finetune` shares each batch between the processes (gloo on the CPU)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    run, _ = lora_run
+    kinema = Path(sys.executable).with_name("kinema")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "--no-python", str(kinema),
+               "finetune", str(run / "cache"), "--weights", str(base), "--lora-rank", "4", "--run-dir", str(tmp_path / "ddp"),
+               "--steps", "4", "--checkpoint-every", "2", "--token-budget", "10000", "--threads", "1", "--parallel", "ddp"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    assert steps and max(steps) == 4
+    assert (tmp_path / "ddp" / "lora" / "lora.safetensors").is_file()
