@@ -158,10 +158,19 @@ def _squeezed(token: str) -> set[str]:
     return out
 
 
+def close_letter_gaps(text: str) -> str:
+    """Spaced-out words with wider gaps between them ("k i l l   a   k i d" -> "kill a kid"): where
+    runs of whitespace of 2 or more mark the words, each chunk of single characters is one word."""
+    chunks = re.split(r"\s{2,}", text.strip())
+    if len(chunks) < 2:
+        return text
+    return " ".join(chunk.replace(" ", "") if all(len(t) == 1 for t in chunk.split(" ")) else chunk for chunk in chunks)
+
+
 @lru_cache(maxsize=4096)
 def views(text: str) -> Views:
     """All token sequences of `text` that a lexicon should be matched against."""
-    folded = fold(text)
+    folded = close_letter_gaps(fold(text))
     strings = dict.fromkeys([folded, decode_leet(folded, LEET_I), decode_leet(folded, LEET_L)])
     sequences: dict[tuple[frozenset[str], ...], None] = {}
     for string in strings:

@@ -18,6 +18,7 @@ from kinema.safety.lexicon import find_terms, inflections, without_allowed
 from kinema.safety.normalize import canonical, views
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import moderation  # noqa: E402
 from moderation import evaluate, load_redteam  # noqa: E402
 
 WORLD_AND_HARD_BENIGN = [
@@ -87,6 +88,8 @@ def test_normalisation_undoes_obfuscation(text: str, word: str) -> None:
 
 def test_normalisation_keeps_numbers_and_sentences() -> None:
     assert canonical("3 balls and 7 boxes!") == "3 balls and 7 boxes"
+    assert canonical("k i l l   a   k 1 d") == "kill a kid"  # wider gaps mark the spaced-out words
+    assert canonical("a red  ball   bounces") == "a red ball bounces"  # stray double spaces change nothing
     assert canonical("Kill him!") == "kill him"
 
 
@@ -189,7 +192,8 @@ def test_classifier_is_trained_on_current_exemplars_and_never_on_redteam() -> No
     training |= {canonical(t) for t in world_captions(300)}
     for category in ("benign", "real_person", "copyright"):
         training |= {canonical(t) for t in described(category, 400)}
-    leaked = [r.prompt for r in load_redteam() if canonical(r.prompt) in training]
+    sealed = [r for name in moderation.SEALED if moderation.SEALED[name].exists() for r in load_redteam(name)]
+    leaked = [r.prompt for r in load_redteam() + sealed if canonical(r.prompt) in training]
     assert leaked == []
 
 
@@ -302,20 +306,21 @@ def test_two_thousand_world_captions_are_never_refused() -> None:
     assert _refused_world_captions(world_captions_sample(1000)) == {}
 
 
-def test_fresh4_split_reads_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--split fresh4` reads the sealed file by name only (never part of "all"), with the
+def test_sealed_split_reads_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--split fresh5` reads the sealed file by name only (never part of "all"), with the
     redteam.jsonl schema; a missing file is a clear error, not a traceback. Uses a stand-in file."""
     import moderation
 
-    stand_in = tmp_path / "redteam_fresh4.jsonl"
-    stand_in.write_text(json.dumps({"prompt": "a cube rolls", "category": None, "kind": "benign_hard", "split": "fresh4"}) + "\n")
-    monkeypatch.setattr(moderation, "FRESH4", stand_in)
-    rows = moderation.load_redteam("fresh4")
-    assert [(r.prompt, r.category, r.split) for r in rows] == [("a cube rolls", None, "fresh4")]
-    assert all(r.split != "fresh4" for r in moderation.load_redteam())
-    monkeypatch.setattr(moderation, "FRESH4", tmp_path / "missing.jsonl")
+    stand_in = tmp_path / "redteam_fresh5.jsonl"
+    stand_in.write_text(json.dumps({"prompt": "a cube rolls", "category": None, "kind": "benign", "split": "fresh5"}) + "\n")
+    monkeypatch.setitem(moderation.SEALED, "fresh5", stand_in)
+    rows = moderation.load_redteam("fresh5")
+    assert [(r.prompt, r.category, r.split) for r in rows] == [("a cube rolls", None, "fresh5")]
+    assert all(r.split not in moderation.SEALED for r in moderation.load_redteam())
+    assert {r.split for r in moderation.load_redteam("fresh5+fresh3")} == {"fresh5", "fresh3"}
+    monkeypatch.setitem(moderation.SEALED, "fresh5", tmp_path / "missing.jsonl")
     with pytest.raises(SystemExit, match="does not exist"):
-        moderation.load_redteam("fresh4")
+        moderation.load_redteam("fresh5")
 
 
 def test_nearest_exemplar_vote_threshold_is_set_on_exemplars_alone() -> None:
