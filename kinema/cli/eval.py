@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -80,23 +79,12 @@ def run_command(
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     chosen = load_suite(suite, subset)
-    distributed = "RANK" in os.environ and "WORLD_SIZE" in os.environ  # launched by torchrun
-    if distributed:
-        import torch.distributed as dist
+    from kinema.train.distributed import cpu_process_group
 
-        dist.init_process_group("gloo")  # generation runs on the CPU; gloo gathers the scores
-        try:
-            results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples, distributed=True)
-        finally:
-            rank = dist.get_rank()
-            from kinema.train.distributed import wait_for_gloo_workers
-
-            wait_for_gloo_workers()  # gloo's threads must be idle before the process exits
-            dist.destroy_process_group()
-        if rank != 0:
-            return  # rank 0 writes and prints
-    else:
-        results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples)
+    with cpu_process_group() as (rank, world):  # under torchrun each process scores its share
+        results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples, distributed=world > 1)
+    if rank != 0:
+        return  # rank 0 writes and prints
     cal = _read_json(calibration) if calibration else packaged_calibration(chosen.name)
     if cal:
         results["calibration"] = {k: v for k, v in cal.items() if k != "runs"}

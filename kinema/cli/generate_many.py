@@ -11,16 +11,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+
+from kinema.train.distributed import cpu_process_group
 
 console = Console(stderr=True)
 DEFAULT_FOLDER = Path("kinema-videos")
@@ -75,29 +75,6 @@ def output_name(index: int, prompt: str, frames: int) -> str:
     return f"{index:04d}-{slug}.{'png' if frames == 1 else 'mp4'}"
 
 
-@contextlib.contextmanager
-def process_group() -> Iterator[tuple[int, int]]:
-    """(rank, world) under torchrun, joining the gloo group for the duration; (0, 1) otherwise."""
-    from kinema.train.distributed import launched_by_torchrun
-
-    if not launched_by_torchrun():
-        yield 0, 1
-        return
-    import torch.distributed as dist
-
-    owned = not dist.is_initialized()
-    if owned:
-        dist.init_process_group("gloo")  # generation runs on the CPU; gloo carries tensors and objects
-    try:
-        yield dist.get_rank(), dist.get_world_size()
-    finally:
-        if owned:  # gloo's threads must be idle before the process exits (else abort at exit)
-            from kinema.train.distributed import wait_for_gloo_workers
-
-            wait_for_gloo_workers()
-            dist.destroy_process_group()
-
-
 def _model_prompt(prompt: str, request: Request, show: bool) -> str:
     if not request.enhance:
         return prompt
@@ -127,7 +104,7 @@ def generate_many(prompts_file: Path, request: Request) -> None:
     folder = DEFAULT_FOLDER if request.output == Path("kinema.mp4") else request.output
     if folder.suffix:
         raise ValueError(f"with --prompts-file, -o is a folder for the videos (e.g. -o videos/), not {folder}")
-    with process_group() as (rank, world):
+    with cpu_process_group() as (rank, world):
         _generate_share(prompts, prompts_file, folder, rank, world, request)
 
 
@@ -171,7 +148,7 @@ def generate_shared(prompt: str, request: Request) -> None:
     from kinema.video import check_output_path
 
     check_output_path(request.output, request.frames)
-    with process_group() as (rank, world):
+    with cpu_process_group() as (rank, world):
         _generate_shared(prompt, request, rank, SamplingPlan.choose(world, request.parallel))
 
 

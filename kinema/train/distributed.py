@@ -27,7 +27,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -127,6 +128,25 @@ def close_distributed(env: DistEnv, synchronize: bool = True) -> None:
         barrier()
     wait_for_gloo_workers()
     dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def cpu_process_group() -> Iterator[tuple[int, int]]:
+    """(rank, world) under torchrun, in a gloo group joined for the duration (CPU work that shares
+    prompts or gathers results: sampling, evaluation); (0, 1) without torchrun. A group that
+    already exists is used and left alone."""
+    if not launched_by_torchrun():
+        yield 0, 1
+        return
+    owned = not dist.is_initialized()
+    if owned:
+        dist.init_process_group("gloo")
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+    finally:
+        if owned:  # gloo's threads must be idle before the process exits (else abort at exit)
+            wait_for_gloo_workers()
+            dist.destroy_process_group()
 
 
 _GLOO_WORKER = "pt_gloo_runloop"  # the name torch gives gloo's collective worker threads
