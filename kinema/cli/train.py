@@ -19,6 +19,19 @@ train_app = typer.Typer(no_args_is_help=True)
 SHIPPED = Path("weights/kinema-tiny")
 
 PARALLEL_HELP = "none (one process), ddp (replicated weights) or fsdp (sharded weights, gradients, optimizer). Launch with torchrun for more than one process."
+# Options every training command shares.
+THREADS = typer.Option(0, help="torch threads (0: all cores).")
+DEVICE = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32.")
+PARALLEL = typer.Option("none", help=PARALLEL_HELP)
+PRECISION = typer.Option("auto", help="auto (bf16 autocast on GPUs, fp32 on CPUs), bf16 or fp32.")
+GRAD_ACCUM = typer.Option(1, help="Split each process's share of the batch into this many pieces (less memory, same result).")
+ACTIVATION_CHECKPOINTING = typer.Option(False, "--activation-checkpointing", help="Recompute block activations in backward: less memory, ~30% more compute.")
+COMPILE = typer.Option(False, "--compile", help="torch.compile each block (GPUs; the first steps compile).")
+
+
+def run_option(default: str):  # type: ignore[no-untyped-def]
+    return typer.Option(Path(default), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume "
+                        "(under torchrun spell it --run-dir: torchrun takes --run for its own --run-path).")
 
 
 def parallel_config(parallel: str, precision: str, grad_accum: int, activation_checkpointing: bool, compile_blocks: bool):  # type: ignore[no-untyped-def]
@@ -31,17 +44,17 @@ def parallel_config(parallel: str, precision: str, grad_accum: int, activation_c
 @train_app.command("vae")
 @friendly_errors
 def vae_command(
-    run: Path = typer.Option(Path("runs/vae"), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
+    run: Path = run_option("runs/vae"),
     steps: int = typer.Option(4000, help="Total optimizer steps."),
     lr: float = typer.Option(5e-4, help="Peak learning rate."),
     export: Path = typer.Option(SHIPPED, help="Write EMA weights (fp16, with latent statistics) here at each checkpoint."),
-    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
-    device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
-    parallel: str = typer.Option("none", help=PARALLEL_HELP),
-    precision: str = typer.Option("auto", help="auto (bf16 autocast on GPUs, fp32 on CPUs), bf16 or fp32."),
-    grad_accum: int = typer.Option(1, help="Split each process's share of the batch into this many pieces (less memory, same result)."),
-    activation_checkpointing: bool = typer.Option(False, "--activation-checkpointing", help="Recompute block activations in backward: less memory, ~30% more compute."),
-    compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile each block (GPUs; the first steps compile)."),
+    threads: int = THREADS,
+    device: str = DEVICE,
+    parallel: str = PARALLEL,
+    precision: str = PRECISION,
+    grad_accum: int = GRAD_ACCUM,
+    activation_checkpointing: bool = ACTIVATION_CHECKPOINTING,
+    compile_blocks: bool = COMPILE,
 ) -> None:
     """Train the causal video VAE on world clips.
 
@@ -104,7 +117,7 @@ def cache_command(
 @train_app.command("dit")
 @friendly_errors
 def dit_command(
-    run: Path = typer.Option(Path("runs/dit"), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
+    run: Path = run_option("runs/dit"),
     cache: Path = typer.Option(Path("runs/cache"), help="Latent cache built by `kinema train cache`."),
     preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large, xl (see docs/scale.md)."),
     steps: int = typer.Option(50_000, help="Total optimizer steps."),
@@ -115,15 +128,15 @@ def dit_command(
     eval_every: int = typer.Option(0, help="Every N steps (a multiple of --checkpoint-every), score a KinemaBench subset with the EMA weights into RUN/bench.jsonl (0: off)."),
     vae: Path = typer.Option(SHIPPED, help="The VAE the cache was encoded with (decodes the periodic benchmark's videos)."),
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
-    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
-    device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N. GPUs train in bf16, CPUs in fp32."),
+    threads: int = THREADS,
+    device: str = DEVICE,
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
     max_batch: int = typer.Option(64, help="At most this many clips per global batch (images are 4x cheaper than 4-second clips); raise with --token-budget."),
-    parallel: str = typer.Option("none", help=PARALLEL_HELP),
-    precision: str = typer.Option("auto", help="auto (bf16 autocast on GPUs, fp32 on CPUs), bf16 or fp32."),
-    grad_accum: int = typer.Option(1, help="Split each process's share of the batch into this many pieces (less memory, same result)."),
-    activation_checkpointing: bool = typer.Option(False, "--activation-checkpointing", help="Recompute block activations in backward: less memory, ~30% more compute."),
-    compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile each block (GPUs; the first steps compile)."),
+    parallel: str = PARALLEL,
+    precision: str = PRECISION,
+    grad_accum: int = GRAD_ACCUM,
+    activation_checkpointing: bool = ACTIVATION_CHECKPOINTING,
+    compile_blocks: bool = COMPILE,
 ) -> None:
     """Train the diffusion transformer on the latent cache.
 

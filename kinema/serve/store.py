@@ -105,43 +105,7 @@ class ApiKey:
     revoked_at: float | None = None
 
 
-@dataclass(frozen=True)
-class Job:
-    """One row of the jobs table (see the columns above for what each field holds)."""
-
-    seq: int
-    id: str
-    key_id: str
-    status: str
-    progress: int
-    mode: str
-    model: str
-    prompt: str
-    enhanced_prompt: str
-    size: str
-    frames: int
-    seed: int
-    steps: int
-    guidance: float
-    strength: float | None
-    new_frames: int | None
-    source_video_id: str | None
-    remixed_from_video_id: str | None
-    input_path: str | None
-    result_dir: str | None
-    info: dict[str, Any] | None
-    error_code: str | None
-    error_message: str | None
-    attempts: int
-    claim_token: str | None
-    worker_id: str | None
-    lease_expires_at: float | None
-    created_at: float
-    started_at: float | None
-    completed_at: float | None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewJob:
     """What the API knows about a job when it is created."""
 
@@ -166,6 +130,26 @@ class NewJob:
     def __post_init__(self) -> None:
         if not self.id:
             object.__setattr__(self, "id", new_video_id())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job(NewJob):
+    """One row of the jobs table: what the API was given (NewJob) and what became of it since
+    (see the columns above for what each field holds)."""
+
+    seq: int
+    status: str
+    progress: int
+    result_dir: str | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    claim_token: str | None
+    worker_id: str | None
+    lease_expires_at: float | None
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
 
 
 @dataclass(frozen=True)
