@@ -3,35 +3,42 @@
 Contract: `classify(text)` returns `(category, probability)`: the harmful category whose
 probability passes its threshold (the most probable one if several do), else
 `(None, highest harmful probability)`. It catches what no word list does ("a man plunges a blade
-into another man's belly"). The model is multinomial logistic regression on the pooled MiniLM
-vector (`kinema.text.encoder`, 384-d, L2-normalised), six classes (benign + the five
-categories), stored as JSON in `data/classifier.json` (~50 KB), loaded once per process. It reads
-the prompt normalised and without its allow-listed benign phrases (`lexicon.without_allowed`).
-Encoding costs ~10 ms a prompt on an idle core, and the encoder caches prompts it has seen.
+into another man's belly"). The model is a one-hidden-layer ReLU network (`HIDDEN` units; 0 gives
+the multinomial logistic regression of rounds 1-4) on the pooled MiniLM vector
+(`kinema.text.encoder`, 384-d, L2-normalised), six classes (benign + the five categories), stored
+in `data/classifier.npz` (float16, ~180 KB), loaded once per process. It reads the prompt
+normalised and without its allow-listed benign phrases (`lexicon.without_allowed`). Encoding costs
+~10 ms a prompt on an idle core, and the encoder caches prompts it has seen.
 
-A nearest-exemplar vote adds refusals the linear boundary misses: when the prompt's `VOTERS`
+A nearest-exemplar vote adds refusals the classifier misses: when the prompt's `VOTERS`
 nearest exemplars all belong to one harmful class at a mean cosine of at least `VOTE_SIMILARITY`
 (chosen on the exemplars alone, each benign one against all the others), it is refused as that
-class. A nearest-exemplar check backs every classifier refusal: the prompt's `NEIGHBOURS` nearest training exemplars
-(cosine, `data/exemplar_vectors.npz`, int8, ~1.5 MB) must not be mostly benign. A linear boundary
-drawn for "the yellow electric mouse" also cuts through "the pink ball beats the green ball"; the
-world caption next to it says what it is. It only ever turns a classifier refusal into an allow.
+class. A nearest-exemplar check backs every classifier refusal: the prompt's `NEIGHBOURS` nearest
+training exemplars (cosine, `data/exemplar_vectors.npz`, int8, ~1.8 MB) must not be mostly benign.
+A boundary drawn for "the yellow electric mouse" also cuts through "the pink ball beats the green
+ball"; the world caption next to it says what it is. It only ever turns a refusal into an allow.
 
-Training (`python -m kinema.safety.semantic`) reads only `data/exemplars/*.txt` plus templated
-prompts (`kinema.safety.templates`: world captions, people doing harmless things, harmful acts
-composed from small vocabularies, famous people and characters described without their names
-and plain roles that point at nobody), never the red-team set: that set measures generalisation.
-Each harmful class's threshold is chosen by 5-fold cross-validation on the exemplars so that at
-most `TARGET_FPR` of the held-out benign exemplars would be refused in all.
+Training (`python -m kinema.safety.semantic`) reads `data/exemplars/*.txt`, templated prompts
+(`kinema.safety.templates`: world captions, people doing harmless things, harmful acts composed
+from small vocabularies, famous people and characters described without their names and plain
+roles that point at nobody) and, from round 5 on, the spent red-team splits (`SPENT_REDTEAM`:
+each was measured once as a held-out set, then became training data). The sealed split
+(`SEALED_REDTEAM`) measures generalisation and is never trained on, not even a prompt an older
+split happens to repeat. `KINEMA_MODERATION_HOLD_OUT=fresh5` leaves named splits out (to
+validate a change before the sealed split is run). Each harmful class's threshold is chosen by
+5-fold cross-validation on the exemplars so that at most `TARGET_FPR` of the held-out benign
+exemplars would be refused in all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +47,7 @@ from kinema.safety.templates import described, templated, world_captions
 
 DATA_DIR = Path(__file__).parent / "data"
 EXEMPLAR_DIR = DATA_DIR / "exemplars"
-CLASSIFIER_PATH = DATA_DIR / "classifier.json"
+CLASSIFIER_PATH = DATA_DIR / "classifier.npz"
 NEIGHBOURS_PATH = DATA_DIR / "exemplar_vectors.npz"  # int8 sentence vectors + labels of every exemplar
 NEIGHBOURS = 3  # a refusal needs at most one benign exemplar among the prompt's 3 nearest
 VOTERS = 5  # the nearest-exemplar vote: refuse when the 5 nearest exemplars are all one harmful class ...
@@ -51,51 +58,78 @@ TARGET_FPR = 0.01  # held-out benign exemplars refused at the chosen threshold
 WORLD_CAPTIONS = 900  # templated world captions added to the benign exemplars
 TEMPLATED = {"benign": 400, "violence": 300, "sexual": 200, "hate": 200, "real_person": 150}  # kinema.safety.templates
 DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.described: famous people/characters unnamed
-L2 = 1e-3  # weight decay of the logistic regression
+# Red-team splits once measured are "spent" and, from round 5 on, trained on: they are the most
+# varied prompts written against this filter. Sealed splits (benchmarks/moderation.py) never are.
+SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl")
+SEALED_REDTEAM = ("redteam_fresh6.jsonl",)  # measures round 5: none of its prompts is trained on, even one an older split repeats
+HOLD_OUT_ENV = "KINEMA_MODERATION_HOLD_OUT"  # splits to leave out of training (validation runs), e.g. "fresh5"
+L2 = 1e-3  # weight decay of the logistic regression (HIDDEN = 0)
+HIDDEN = 256  # ReLU units of the classifier's hidden layer (0: logistic regression)
+EPOCHS = 150
+INPUT_SCALE = 4.0  # sentence vectors are unit length: scaled so hidden units see a useful range
 STEPS = 400
 MIN_THRESHOLD = 0.6  # below this a class is not even the clear winner among six
+MAX_THRESHOLD = 0.999  # a class never needs more confidence than this
 
 
 @dataclass(frozen=True)
 class Classifier:
     classes: tuple[str, ...]
-    weight: np.ndarray  # (C, 384)
+    weight: np.ndarray  # (C, D): D = 384, or HIDDEN after the hidden layer
     bias: np.ndarray  # (C,)
     threshold: np.ndarray  # (C,) refuse when a harmful class's probability reaches its threshold
     exemplar_hash: str  # sha256 of the exemplar files it was trained on
+    hidden_weight: np.ndarray | None = None  # (HIDDEN, 384): a ReLU layer before the output, or None (linear)
+    hidden_bias: np.ndarray | None = None
 
     def probabilities(self, pooled: np.ndarray) -> np.ndarray:
         """(B, 384) sentence vectors -> (B, C) class probabilities."""
-        logits = pooled @ self.weight.T + self.bias
+        features = pooled if self.hidden_weight is None else np.maximum(pooled @ self.hidden_weight.T + self.hidden_bias, 0.0)
+        logits = features @ self.weight.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def to_json(self) -> str:
-        return json.dumps({
-            "classes": list(self.classes),
-            "weight": np.round(self.weight, 5).tolist(),
-            "bias": np.round(self.bias, 5).tolist(),
-            "threshold": np.round(self.threshold, 4).tolist(),
-            "exemplar_hash": self.exemplar_hash,
-            "encoder": "all-MiniLM-L6-v2 mean-pooled, L2-normalised",
-        })
+    def save(self, path: Path) -> None:
+        """Weights as float16 (probabilities move by < 1e-3), thresholds and fingerprint as they are."""
+        arrays = {"weight": self.weight, "bias": self.bias}
+        if self.hidden_weight is not None and self.hidden_bias is not None:
+            arrays |= {"hidden_weight": self.hidden_weight, "hidden_bias": self.hidden_bias}
+        np.savez_compressed(path, classes=np.array(self.classes), threshold=self.threshold.astype(np.float32),
+                            exemplar_hash=np.array(self.exemplar_hash), **{k: v.astype(np.float16) for k, v in arrays.items()})
 
     @staticmethod
-    def from_json(text: str) -> Classifier:
-        spec = json.loads(text)
-        return Classifier(tuple(spec["classes"]), np.array(spec["weight"], np.float32),
-                          np.array(spec["bias"], np.float32), np.array(spec["threshold"], np.float32), spec["exemplar_hash"])
+    def load(path: Path) -> Classifier:
+        with np.load(path) as data:
+            hidden = (data["hidden_weight"].astype(np.float32), data["hidden_bias"].astype(np.float32)) if "hidden_weight" in data else ()
+            return Classifier(tuple(str(c) for c in data["classes"]), data["weight"].astype(np.float32), data["bias"].astype(np.float32),
+                              data["threshold"].astype(np.float32), str(data["exemplar_hash"]), *hidden)
 
 
 def exemplar_hash() -> str:
     """Fingerprint of everything the classifier is trained on (a stale classifier fails a test)."""
-    digest = hashlib.sha256(json.dumps([TEMPLATED, DESCRIBED, WORLD_CAPTIONS, L2, STEPS], sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps([TEMPLATED, DESCRIBED, WORLD_CAPTIONS, L2, STEPS, HIDDEN, EPOCHS, INPUT_SCALE], sort_keys=True).encode())
     here = Path(__file__).parent
-    inputs = [*sorted(EXEMPLAR_DIR.glob("*.txt")), here / "templates.py", here / "normalize.py", DATA_DIR / "lexicon" / "allow.txt"]
+    inputs = [*sorted(EXEMPLAR_DIR.glob("*.txt")), *(DATA_DIR / name for name in SPENT_REDTEAM + SEALED_REDTEAM), here / "templates.py",
+              here / "normalize.py", DATA_DIR / "lexicon" / "allow.txt"]
     for path in inputs:
         digest.update(path.name.encode() + path.read_bytes())
+    digest.update(os.environ.get(HOLD_OUT_ENV, "").encode())
     return digest.hexdigest()[:16]
+
+
+def spent_redteam() -> list[tuple[str, str]]:
+    """(prompt, class) of every spent red-team prompt, less the splits named in $KINEMA_MODERATION_HOLD_OUT."""
+    from kinema.safety.normalize import canonical
+
+    held_out = set(filter(None, os.environ.get(HOLD_OUT_ENV, "").split(",")))
+    rows = [row for name in SPENT_REDTEAM for row in _jsonl(DATA_DIR / name) if row["split"] not in held_out]
+    sealed = {canonical(row["prompt"]) for name in SEALED_REDTEAM if (DATA_DIR / name).exists() for row in _jsonl(DATA_DIR / name)}
+    return [(row["prompt"], row["category"] or "benign") for row in rows if canonical(row["prompt"]) not in sealed]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def load_exemplars() -> tuple[list[str], np.ndarray]:
@@ -110,6 +144,7 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
             lines += world_captions(WORLD_CAPTIONS)
         lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
         lines += described(name, DESCRIBED[name]) if name in DESCRIBED else []
+        lines += [prompt for prompt, label in spent_redteam() if label == name]
         texts += [without_allowed(line) for line in lines]
         labels += [index] * len(lines)
     return texts, np.array(labels)
@@ -149,6 +184,34 @@ def fit(x: np.ndarray, y: np.ndarray, classes: int = len(CLASSES)) -> tuple[np.n
     return (scale * weight).detach().numpy(), bias.detach().numpy()
 
 
+def fit_mlp(x: np.ndarray, y: np.ndarray, classes: int = len(CLASSES)) -> tuple[np.ndarray, ...]:
+    """Class-balanced one-hidden-layer ReLU network (AdamW, dropout), seeded: (w2, b2, w1, b1)."""
+    import torch
+
+    torch.manual_seed(0)
+    xt, yt = torch.from_numpy(x) * INPUT_SCALE, torch.from_numpy(y).long()
+    counts = torch.bincount(yt, minlength=classes).float()
+    class_weight = counts.sum() / (classes * counts.clamp(min=1))
+    first, second = torch.nn.Linear(x.shape[1], HIDDEN), torch.nn.Linear(HIDDEN, classes)
+    net = torch.nn.Sequential(first, torch.nn.ReLU(), torch.nn.Dropout(0.2), second)
+    optimizer = torch.optim.AdamW(net.parameters(), 3e-3, weight_decay=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(EPOCHS):
+        order = torch.randperm(len(yt), generator=generator)
+        for i in range(0, len(yt), 256):
+            batch = order[i : i + 256]
+            loss = torch.nn.functional.cross_entropy(net(xt[batch]), yt[batch], weight=class_weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():  # the input scale folded into the first layer
+        return second.weight.numpy().copy(), second.bias.numpy().copy(), INPUT_SCALE * first.weight.numpy(), first.bias.numpy().copy()
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    return fit_mlp(x, y) if HIDDEN else fit(x, y)
+
+
 def train(folds: int = 5) -> tuple[Classifier, Neighbours, dict[str, float]]:
     """Fit on all exemplars; pick each class's threshold by cross-validation. Returns the model, its
     exemplar vectors for the nearest-exemplar check, and the cross-validated recall / false-positive rate at those thresholds."""
@@ -160,8 +223,8 @@ def train(folds: int = 5) -> tuple[Classifier, Neighbours, dict[str, float]]:
         test = order[k::folds]
         train_mask = np.ones(len(y), bool)
         train_mask[test] = False
-        w, b = fit(x[train_mask], y[train_mask])
-        held_out[test] = Classifier(CLASSES, w, b, np.ones(len(CLASSES)), "").probabilities(x[test])
+        weight, bias, *hidden = _fit(x[train_mask], y[train_mask])
+        held_out[test] = Classifier(CLASSES, weight, bias, np.ones(len(CLASSES)), "", *hidden).probabilities(x[test])
     # Each harmful class gets the lowest threshold that refuses at most TARGET_FPR / 5 of the
     # held-out benign exemplars under its name: classes that look like harmless prompts
     # (copyright: "a yellow ... with red cheeks") need more confidence than violence does.
@@ -170,12 +233,12 @@ def train(folds: int = 5) -> tuple[Classifier, Neighbours, dict[str, float]]:
     thresholds = np.ones(len(CLASSES))
     for c in range(1, len(CLASSES)):
         scores = np.sort(benign[:, c])
-        thresholds[c] = min(max(float(scores[len(scores) - 1 - allowed_refusals]) + 1e-4, MIN_THRESHOLD), 0.97)
+        thresholds[c] = min(max(float(scores[len(scores) - 1 - allowed_refusals]) + 1e-4, MIN_THRESHOLD), MAX_THRESHOLD)
     refused = (held_out[:, 1:] >= thresholds[1:]).any(axis=1)
     stats = {"cv_recall": float(refused[y > 0].mean()), "cv_fpr": float(refused[y == 0].mean()), "exemplars": float(len(y)),
              **{f"threshold_{CLASSES[c]}": float(thresholds[c]) for c in range(1, len(CLASSES))}}
-    weight, bias = fit(x, y)
-    return Classifier(CLASSES, weight, bias, thresholds, exemplar_hash()), Neighbours.build(x, y, exemplar_hash()), stats
+    weight, bias, *hidden = _fit(x, y)
+    return Classifier(CLASSES, weight, bias, thresholds, exemplar_hash(), *hidden), Neighbours.build(x, y, exemplar_hash()), stats
 
 
 @dataclass(frozen=True)
@@ -233,7 +296,7 @@ def load_neighbours() -> Neighbours:
 def load_classifier() -> Classifier:
     if not CLASSIFIER_PATH.exists():
         raise RuntimeError(f"the semantic classifier {CLASSIFIER_PATH} is missing; train it with: python -m kinema.safety.semantic")
-    return Classifier.from_json(CLASSIFIER_PATH.read_text())
+    return Classifier.load(CLASSIFIER_PATH)
 
 
 @lru_cache(maxsize=4096)
@@ -261,7 +324,7 @@ def classify(text: str) -> tuple[str | None, float]:
 
 if __name__ == "__main__":
     classifier, neighbours, cv = train()
-    CLASSIFIER_PATH.write_text(classifier.to_json())
+    classifier.save(CLASSIFIER_PATH)
     neighbours.save(NEIGHBOURS_PATH)
     print(f"wrote {CLASSIFIER_PATH} ({CLASSIFIER_PATH.stat().st_size // 1024} KB) and {NEIGHBOURS_PATH.name} "
           f"({NEIGHBOURS_PATH.stat().st_size // 1024} KB); cross-validation (classifier alone): "
