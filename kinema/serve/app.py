@@ -130,12 +130,9 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @api.post("/videos/{video_id}/remix", response_model=VideoObject, summary="Remix a completed video")
     def remix_video(key: Key, video_id: str, body: Annotated[RemixRequest, Body()]) -> VideoObject:
-        source = intake.completed(key, video_id, "remixed")
-        if source.frames > MAX_EDIT_FRAMES:
-            raise bad_request(f"video {video_id} has {source.frames} frames; a remix takes at most {MAX_EDIT_FRAMES} "
-                              f"({(MAX_EDIT_FRAMES - 1) // FPS} s)", "video_id")
-        return intake.submit(key, "remix", body.prompt, source.size, source.frames, strength=config.edit_strength,
-                            source=source, remixed_from=source.id, media=intake.link(source))
+        size, frames, source, media = intake.source_video(key, None, video_id, MAX_EDIT_FRAMES, "remixed", "video_id")
+        return intake.submit(key, "remix", body.prompt, size, frames, strength=config.edit_strength,
+                             source=source, remixed_from=video_id, media=media)
 
     @api.post("/videos/extensions", response_model=VideoObject, summary="Extend a video",
               openapi_extra=media_body(["prompt", "seconds"]))

@@ -110,15 +110,16 @@ class Intake:
             return str(dst.relative_to(self.config.home))
         return write
 
-    def source_video(self, key: ApiKey, upload: bytes | None, video_id: str | None,
-                     max_frames: int) -> tuple[str, int, Job | None, Any]:
-        """(size, frames, source job or None, media writer) of an edit's or extension's input."""
+    def source_video(self, key: ApiKey, upload: bytes | None, video_id: str | None, max_frames: int,
+                     action: str = "used as input", param: str = "video") -> tuple[str, int, Job | None, Any]:
+        """(size, frames, source job or None, media writer) of a remix's, edit's or extension's input."""
         if (upload is None) == (video_id is None):
             raise bad_request("give exactly one of video (an uploaded file) or video[id] (a completed video's id)", "video")
         if video_id is not None:
-            source = self.completed(key, video_id, "used as input")
+            source = self.completed(key, video_id, action)
             if source.frames > max_frames:
-                raise bad_request(f"video {video_id} has {source.frames} frames; at most {max_frames} here", "video")
+                raise bad_request(f"video {video_id} has {source.frames} frames; at most {max_frames} "
+                                  f"({(max_frames - 1) // FPS} s) when {action}", param)
             return source.size, source.frames, source, self.link(source)
         assert upload is not None
         data = upload
@@ -152,11 +153,13 @@ class Intake:
         input_path = media(new.id) if media is not None else None
         try:
             job = self.store.add_job(NewJob(**{**new.__dict__, "input_path": input_path}), self.config.max_active_jobs)
-        except QuotaExceeded as error:
+        except BaseException as error:  # no job row: the stored input belongs to nobody
             if input_path:
                 (self.config.home / input_path).unlink(missing_ok=True)
-            raise ApiError(429, f"{error}; wait for one to finish (or delete one)", code="queue_quota_exceeded",
-                           type="rate_limit_error", headers={"Retry-After": "10"}) from None
+            if isinstance(error, QuotaExceeded):
+                raise ApiError(429, f"{error}; wait for one to finish (or delete one)", code="queue_quota_exceeded",
+                               type="rate_limit_error", headers={"Retry-After": "10"}) from None
+            raise
         return video_object(job)
 
     def remove_files(self, job: Job) -> None:

@@ -217,28 +217,21 @@ class LatentCache:
     def __len__(self) -> int:
         return sum(len(g["captions"]) for g in self.groups.values())
 
-    def batch(self, step: int, seed: int = 0, rank: int = 0, world_size: int = 1) -> LatentBatch:
-        """The batch of `step`: one bucket, drawn in proportion to its clips, sized by the token
-        budget. With world_size > 1, rank r draws from its own share of every bucket (clips r,
-        r + world_size, ...), so ranks never train on the same clip in a step."""
+    def batch(self, step: int, seed: int = 0) -> LatentBatch:
+        """The global batch of `step`: one bucket, drawn in proportion to its clips, sized by the
+        token budget. Data-parallel runs draw this same batch on every process and each trains on
+        its own rows of it (`kinema.train.runner`), so the curve does not depend on the process count."""
         if not self.groups:
             raise ValueError(f"the latent cache {self.folder} is empty; build it with `kinema train cache` or `kinema data cache`")
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} must be in 0..{world_size - 1} for world_size {world_size}")
-        # world_size 1 keeps the original stream, so running trainings continue unchanged.
-        rng = np.random.default_rng([seed, step] if world_size == 1 else [seed, step, rank])
+        rng = np.random.default_rng([seed, step])
         keys = sorted(self.groups)
-        sizes = np.array([len(range(rank, len(self.groups[k]["captions"]), world_size)) for k in keys], dtype=np.float64)
-        if sizes.sum() == 0:
-            raise ValueError(f"the latent cache {self.folder} has fewer clips than world_size {world_size}")
+        sizes = np.array([len(self.groups[k]["captions"]) for k in keys], dtype=np.float64)
         key = keys[int(rng.choice(len(keys), p=sizes / sizes.sum()))]
         group = self.groups[key]
         _, frames, h, w = key
         tokens_per_clip = frames * h * w // self.patch_tokens
-        mine = np.arange(rank, len(group["captions"]), world_size)
-        size = max(1, min(self.max_batch, self.token_budget // tokens_per_clip, len(mine)))
-        index = torch.from_numpy(mine[rng.choice(len(mine), size=size, replace=False)] if world_size > 1
-                                 else rng.choice(len(group["captions"]), size=size, replace=False))
+        size = max(1, min(self.max_batch, self.token_budget // tokens_per_clip, len(group["captions"])))
+        index = torch.from_numpy(rng.choice(len(group["captions"]), size=size, replace=False))
         mask = group["mask"][0][index]
         length = int(mask.sum(1).max())
         return LatentBatch(

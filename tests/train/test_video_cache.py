@@ -56,20 +56,10 @@ def test_rerun_resumes_and_redoes_only_unfinished_shards(tiny_weights: Path, cac
         build_video_cache(vae, encoder, videos, cache, VideoDataConfig(seed=5), crops=2, shard_clips=3, workers=0, progress=False)
 
 
-def test_latent_cache_ranks_draw_disjoint_clips(cached: tuple[Path, Path, dict]) -> None:
+def test_latent_cache_batches_are_a_pure_function_of_step(cached: tuple[Path, Path, dict]) -> None:
     _, cache, _ = cached
     latents = LatentCache(cache, token_budget=10_000)
-    for key, group in latents.groups.items():  # tag each clip with (bucket, index) to follow it
-        group["latents"][0][:, 0, 0, 0, 0] = torch.arange(len(group["captions"])).half()
-        group["latents"][0][:, 1, 0, 0, 0] = float(sorted(latents.groups).index(key))
-    for step in range(6):
-        first = latents.batch(step, rank=0, world_size=2)
-        second = latents.batch(step, rank=1, world_size=2)
-        a = {(int(x[1, 0, 0, 0]), int(x[0, 0, 0, 0])) for x in first.latents}
-        b = {(int(x[1, 0, 0, 0]), int(x[0, 0, 0, 0])) for x in second.latents}
-        assert all(i % 2 == 0 for _, i in a) and all(i % 2 == 1 for _, i in b)
     default = latents.batch(3)
-    assert torch.equal(default.latents, latents.batch(3, rank=0, world_size=1).latents)
-    with pytest.raises(ValueError, match="rank 2"):
-        latents.batch(0, rank=2, world_size=2)
+    assert torch.equal(default.latents, LatentCache(cache, token_budget=10_000).batch(3).latents)  # resumes repeat it
+    assert any(not torch.equal(default.latents, latents.batch(step).latents) for step in range(4, 10))
     assert np.isfinite(default.pooled.numpy()).all()
