@@ -46,9 +46,11 @@ def generate_command(
 
     With a fine-tuned LoRA: kinema generate "my clip's caption" --lora runs/finetune/lora --lora-scale 0.8
     """
-    from rich.progress import Progress
-
-    from kinema.pipeline import check_frames, load_pipeline, parse_size, save
+    from kinema.cli.generate_many import Request, generate_many, generate_one
+    from kinema.device import pick_device
+    from kinema.pipeline import check_frames, parse_size
+    from kinema.safety import SafetySettings
+    from kinema.text.prompt import check_prompt
     from kinema.train.distributed import launched_by_torchrun
 
     if prompt is None and prompts_file is None:
@@ -57,54 +59,16 @@ def generate_command(
         raise ValueError("give either a PROMPT or --prompts-file, not both")
     if distilled is not None and (prompts_file is not None or launched_by_torchrun()):
         raise ValueError("--distilled works with one PROMPT in one process, not with --prompts-file or torchrun")
-    if prompts_file is not None or launched_by_torchrun():  # many prompts, or one prompt shared by torchrun processes
-        from kinema.cli.generate_many import Request, generate_many, generate_shared
-        from kinema.safety import SafetySettings as Safety
-        from kinema.text.prompt import check_prompt as check
-
-        parse_size(size)
-        check_frames(frames)
-        request = Request(output, size, frames, steps, guidance, seed, solver, weights, lora, lora_scale, enhance,
-                          Safety(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark), parallel, device)
-        if prompts_file is not None:
-            return generate_many(prompts_file, request)
-        if request.rank_device() != "cpu":
-            raise ValueError("one video split across torchrun processes runs on CPU processes (gloo) for now; "
-                             "on GPUs use --prompts-file to share many prompts, or run without torchrun")
-        check(prompt)
-        return generate_shared(prompt, request)
-    from kinema.safety import SafetySettings, enforce_prompt
-    from kinema.text.prompt import check_prompt
-    from kinema.video import check_output_path
-
-    from kinema.device import pick_device
-
     pick_device(device)  # a bad --device fails before anything loads
-    check_output_path(output, frames)
-    width, height = parse_size(size)
+    parse_size(size)
     check_frames(frames)
+    request = Request(output, size, frames, steps, guidance, seed, solver, weights, lora, lora_scale, enhance,
+                      SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark),
+                      parallel, device, distilled)
+    if prompts_file is not None:
+        return generate_many(prompts_file, request)
+    if launched_by_torchrun() and request.rank_device() != "cpu":
+        raise ValueError("one video split across torchrun processes runs on CPU processes (gloo) for now; "
+                         "on GPUs use --prompts-file to share many prompts, or run without torchrun")
     check_prompt(prompt)
-    safety = SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark)
-    enforce_prompt(prompt, safety)  # refuse before loading anything (the raw prompt: enhancing drops unknown words)
-    model_prompt = prompt
-    if enhance:
-        from kinema.text.enhance import enhance as enhance_prompt
-
-        enhanced = enhance_prompt(prompt, (width, height), frames)
-        console.print(enhanced.describe(), highlight=False)
-        model_prompt = enhanced.text
-    with console.status("loading the model"):
-        pipe = load_pipeline(str(weights) if weights else None, str(lora) if lora else None, lora_scale, device)
-        if distilled is not None:
-            from kinema.diffusion.distill import with_distilled
-
-            pipe, steps, guidance = with_distilled(pipe, distilled)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("generating", total=steps)
-        video = pipe.generate(model_prompt, size=size, frames=frames, steps=steps, guidance=guidance, seed=seed, solver=solver,
-                              on_step=lambda i, n: bar.update(task, completed=i), safety=safety)
-    settings = {"prompt": prompt, "model_prompt": model_prompt, "size": size, "frames": frames, "steps": steps, "guidance": guidance, "seed": seed, "solver": solver}
-    if lora:
-        settings.update({"lora": str(lora), "lora_scale": lora_scale})
-    save(video, output, model_name=pipe.name, settings=settings, safety=safety)
-    console.print(f"wrote {output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s)")
+    generate_one(prompt, request)

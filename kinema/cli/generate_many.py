@@ -5,12 +5,14 @@
   processes. Under torchrun, rank r takes prompts r, r + world, ...; each video equals the one a
   single process writes. Rank 0 writes `OUT/index.json` (one record per prompt: file, seed, status)
   once every rank is done. Refused prompts are listed there and skipped (exit code 3 at the end).
-- One prompt under torchrun: the ranks share each model call (`kinema.diffusion.parallel`: the
-  guidance pair split over 2 ranks and/or the token sequence split by frames); rank 0 writes it.
+- One prompt (`generate_one`): in one process, or under torchrun with the ranks sharing each model
+  call (`kinema.diffusion.parallel`: the guidance pair split over 2 ranks and/or the token
+  sequence split by frames); rank 0 writes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ class Request:
     safety: Any  # kinema.safety.SafetySettings
     parallel: str
     device: str = "cpu"  # cpu, cuda or auto; under torchrun a GPU rank takes cuda:LOCAL_RANK
+    distilled: Path | None = None  # a distilled few-step DiT (its own steps and guidance); one process only
 
     def rank_device(self) -> str:
         import os
@@ -142,31 +145,40 @@ def _generate_share(prompts: list[str], prompts_file: Path, folder: Path, rank: 
         raise typer.Exit(3)
 
 
-def generate_shared(prompt: str, request: Request) -> None:
-    """One video, every model call spread over the torchrun ranks; rank 0 writes it."""
+def generate_one(prompt: str, request: Request) -> None:
+    """One video; under torchrun every model call is spread over the ranks and rank 0 writes it."""
     from kinema.diffusion.parallel import SamplingPlan
+    from kinema.safety import enforce_prompt
     from kinema.video import check_output_path
 
     check_output_path(request.output, request.frames)
+    enforce_prompt(prompt, request.safety)  # refuse before loading anything (the raw prompt: enhancing drops unknown words)
     with cpu_process_group() as (rank, world):
-        _generate_shared(prompt, request, rank, SamplingPlan.choose(world, request.parallel))
+        _generate_one(prompt, request, rank, SamplingPlan.choose(world, request.parallel))
 
 
-def _generate_shared(prompt: str, request: Request, rank: int, plan: Any) -> None:
+def _generate_one(prompt: str, request: Request, rank: int, plan: Any) -> None:
     from rich.progress import Progress
 
     from kinema.diffusion.parallel import parallel_dit
     from kinema.pipeline import load_pipeline, save
-    from kinema.safety import enforce_prompt
 
-    enforce_prompt(prompt, request.safety)
     model_prompt = _model_prompt(prompt, request, show=rank == 0)
-    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale,
-                         request.rank_device())
+    steps, guidance = request.steps, request.guidance
+    with console.status("loading the model") if rank == 0 else contextlib.nullcontext():
+        pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None,
+                             request.lora_scale, request.rank_device())
+        if request.distilled is not None:
+            from kinema.diffusion.distill import with_distilled
+
+            pipe, steps, guidance = with_distilled(pipe, request.distilled)
+    where = f" on {plan.world} processes ({plan.batch} x {plan.sequence})" if plan.world > 1 else ""
     with parallel_dit(pipe.dit, plan), Progress(console=console, transient=True, disable=rank != 0) as bar:
-        task = bar.add_task(f"generating on {plan.world} processes ({plan.batch} x {plan.sequence})", total=request.steps)
-        video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=request.steps, guidance=request.guidance,
+        task = bar.add_task(f"generating{where}", total=steps)
+        video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=steps, guidance=guidance,
                               seed=request.seed, solver=request.solver, on_step=lambda i, n: bar.update(task, completed=i), safety=request.safety)
     if rank == 0:
-        save(video, request.output, model_name=pipe.name, settings=_settings(prompt, model_prompt, request.seed, request), safety=request.safety)
-        console.print(f"wrote {request.output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s; {plan.world} processes)")
+        settings = _settings(prompt, model_prompt, request.seed, request) | {"steps": steps, "guidance": guidance}
+        save(video, request.output, model_name=pipe.name, settings=settings, safety=request.safety)
+        console.print(f"wrote {request.output} ({video.num_frames} frames, {video.size}, {video.duration:.1f} s"
+                      f"{f'; {plan.world} processes' if plan.world > 1 else ''})")
