@@ -145,18 +145,34 @@ class Pipeline:
         """Raises ValueError for bad options and `kinema.safety.RefusedError` for a refused prompt
         or a withheld video (with the category and reason)."""
         check_prompt(prompt)
-        width, height = parse_size(size)
         check_frames(frames)
         config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)
         enforce_prompt(prompt, safety)
+        latent = self.sample_latent(self.prompt_states(prompt), size, frames, config, seed, on_step)
+        return finish(self.decode_frames(latent), safety)
+
+    # The stages of `generate`, in order (kinema bench times each).
+
+    def prompt_states(self, prompt: str) -> tuple[TextContext, TextContext]:
+        """The prompt's and the empty prompt's text states (classifier-free guidance needs both)."""
+        return self.text([prompt]), self.text([""])
+
+    @torch.no_grad()
+    def sample_latent(self, states: tuple[TextContext, TextContext], size: str, frames: int, config: SamplerConfig,
+                      seed: int, on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Denoise seeded noise into the clip's latent, guided by `states` (see `prompt_states`)."""
+        width, height = parse_size(size)
         shape = (1, self.vae.cfg.latent_channels, latent_frames(frames), height // SPATIAL, width // SPATIAL)
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(self.device)  # seeded on the CPU
         tokens = shape[2] * shape[3] * shape[4] // 4
         schedule = timestep_schedule(config.steps, config.shift or resolution_shift(tokens))
-        velocity = guided_velocity(self.dit, self.text([prompt]), self.text([""]), config.guidance)
-        latent = sample(velocity, noise, schedule, config.solver, on_step=on_step)
-        pixels = tensor_to_frames(self.vae.decode(latent)[0])
-        return finish(pixels, safety)
+        velocity = guided_velocity(self.dit, *states, config.guidance)
+        return sample(velocity, noise, schedule, config.solver, on_step=on_step)
+
+    @torch.no_grad()
+    def decode_frames(self, latent: torch.Tensor) -> np.ndarray:
+        """(F, H, W, 3) uint8 frames of a latent clip."""
+        return tensor_to_frames(self.vae.decode(latent)[0])
 
 
 def finish(frames: np.ndarray, safety: SafetySettings) -> Video:

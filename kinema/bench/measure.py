@@ -205,16 +205,11 @@ def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, gu
                        size: str = "64x64", frames: int = 33, fps: float = 8.0, warmup: int = 1) -> dict[str, Any]:
     """The default clip through `Pipeline.generate` (prompt check, text, sampling, decode, frame
     check, watermark) with the model already loaded, and each stage on its own (same settings)."""
-    from kinema.diffusion.flow import resolution_shift
-    from kinema.diffusion.sample import guided_velocity, sample, timestep_schedule
-    from kinema.models.vae import SPATIAL, latent_frames
-    from kinema.pipeline import finish, parse_size
-    from kinema.pixels import tensor_to_frames
+    from kinema.diffusion.sample import SamplerConfig
+    from kinema.pipeline import finish
     from kinema.safety import SafetySettings
 
-    width, height = parse_size(size)
-    grid = (latent_frames(frames), height // SPATIAL, width // SPATIAL)
-    tokens = tokens_of(pipe.dit, grid)
+    config = SamplerConfig(steps=steps, guidance=guidance)
     stages: dict[str, list[float]] = {"text": [], "sample": [], "decode": [], "safety_and_watermark": [], "generate": []}
     generate_cpu: list[float] = []
 
@@ -225,15 +220,13 @@ def measure_end_to_end(pipe: Any, prompt: str, repeats: int, steps: int = 20, gu
 
     for round_ in range(warmup + repeats):
         clear_text_cache()
-        with torch.no_grad():
+        with torch.no_grad():  # generate's own stages, one by one
             t0 = time.perf_counter()
-            cond, empty = pipe.text([prompt]), pipe.text([""])
+            states = pipe.prompt_states(prompt)
             t1 = time.perf_counter()
-            noise = torch.randn(1, pipe.vae.cfg.latent_channels, *grid, generator=torch.Generator().manual_seed(round_))
-            schedule = timestep_schedule(steps, resolution_shift(tokens))
-            latent = sample(guided_velocity(pipe.dit, cond, empty, guidance), noise, schedule)
+            latent = pipe.sample_latent(states, size, frames, config, round_)
             t2 = time.perf_counter()
-            pixels = tensor_to_frames(pipe.vae.decode(latent)[0])
+            pixels = pipe.decode_frames(latent)
             t3 = time.perf_counter()
             finish(pixels, SafetySettings())
             t4 = time.perf_counter()
