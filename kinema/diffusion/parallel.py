@@ -29,7 +29,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 MODES = ("auto", "cfg", "sequence")
@@ -185,12 +184,17 @@ class _Spread:
             return output
         return _gather(output, 1, self.frame_counts, self.sequence_group)
 
-    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Self-attention of this rank's queries over every rank's keys and values."""
-        if self.frame_counts is not None:
-            tokens = [n * self.tokens_per_frame for n in self.frame_counts]
-            k, v = _gather(k, 2, tokens, self.sequence_group), _gather(v, 2, tokens, self.sequence_group)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    def attention_around(self, inner: Any) -> Any:
+        """Self-attention of this rank's queries over every rank's keys and values, computed by
+        `inner` (the kernel the block had: SDPA, or one installed with `DiT.set_attention`)."""
+
+        def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+            if self.frame_counts is not None:
+                tokens = [n * self.tokens_per_frame for n in self.frame_counts]
+                k, v = _gather(k, 2, tokens, self.sequence_group), _gather(v, 2, tokens, self.sequence_group)
+            return inner(q, k, v, mask)
+
+        return attention
 
 
 @contextlib.contextmanager
@@ -213,7 +217,7 @@ def parallel_dit(dit: nn.Module, plan: SamplingPlan) -> Iterator[nn.Module]:
                 raise ValueError("this DiT's self-attention has no replaceable `attention` function; "
                                  "use --parallel cfg, or update kinema.models.layers")
             saved.append((block.attn, block.attn.attention))
-            block.attn.attention = spread.attention
+            block.attn.attention = spread.attention_around(block.attn.attention)
         handles.append(blocks[-1].register_forward_hook(spread.after_last_block, with_kwargs=True))
     try:
         yield dit

@@ -49,6 +49,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     dit = model()
+    calls = [0]
+
+    def counting_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        calls[0] += 1  # a kernel installed with set_attention must still run under sequence parallelism
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    for block in dit.blocks:  # self-attention only: the sequence split replaces exactly that
+        block.attn.attention = counting_sdpa
     results = {}
     if not args.modes:
         results = {name: generate(dit, shape) for name, shape in CASES.items()}
@@ -57,9 +65,11 @@ def main() -> None:
 
         dist.init_process_group("gloo")
         for mode in args.modes.split(","):
+            calls[0] = 0
             with parallel_dit(dit, SamplingPlan.choose(dist.get_world_size(), mode)):
                 for name, shape in CASES.items():
                     results[f"{mode}/{name}"] = generate(dit, shape)
+            results[f"calls/{mode}"] = torch.tensor(calls[0])
         dist.destroy_process_group()
     if int(os.environ.get("RANK", 0)) == 0:
         save_file({k: v.contiguous() for k, v in results.items()}, args.out)
