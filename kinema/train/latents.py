@@ -95,7 +95,8 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
 
     `config` is a kinema.train.video_data.VideoDataConfig (default one if None); `crops` random
     temporal crops are cached per video. Returns counts: shards written, already done, clips
-    encoded, clips skipped (at scan or decode time)."""
+    encoded, clips skipped (at scan or decode time). A finished cache returns at once, without
+    probing the videos again (videos added since are not noticed: build a new cache for them)."""
     from kinema.train.video_data import SkipLog, VideoClips, VideoDataConfig, collate_clips, scan
 
     config = config or VideoDataConfig()
@@ -104,15 +105,22 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = {"source": str(Path(source).resolve()), "data": asdict(config), "crops": crops, "shard_clips": shard_clips}
-    result = scan(source, config, progress=progress)
-    skips = SkipLog()
-    skips.counts.update(result.skip_counts())
     manifest_path = out_dir / "cache.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
+    skipped_log = out_dir / "skipped.jsonl"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    if manifest is not None:
         if manifest["options"] != options:
             raise ValueError(f"{out_dir} was built with other options ({manifest['options']}); "
                              "rerun with the same options to resume, or use a new cache folder (kinema data cache -o, kinema finetune --run)")
+        if all(shard["name"] in _done_shards(out_dir) for shard in manifest["plan"]):
+            decode_skips = sum("path" in json.loads(line) for line in skipped_log.read_text().splitlines() if line.strip()) \
+                if skipped_log.exists() else 0
+            return {"shards_written": 0, "shards_done_before": len(manifest["plan"]), "clips_encoded": 0,
+                    "clips_skipped": manifest.get("scan_skipped", 0) + decode_skips}
+    result = scan(source, config, progress=progress)
+    skips = SkipLog()
+    skips.counts.update(result.skip_counts())
+    if manifest is not None:
         plan = manifest["plan"]
         planned = {path for shard in plan for path, _ in shard["clips"]}
         new = [c for c in result.clips if str(c.item.path) not in planned]
@@ -121,12 +129,8 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
                         "build a new cache to include them")
     else:
         plan = _video_plan(result.clips, crops, shard_clips)
-        manifest_path.write_text(json.dumps({"options": options, "plan": plan}, indent=1))
-    skipped_log = out_dir / "skipped.jsonl"
-    empty = set()
-    if skipped_log.exists():
-        empty = {json.loads(line).get("empty_shard") for line in skipped_log.read_text().splitlines() if line.strip()}
-    done = {p.stem for p in out_dir.glob("shard_*.json")} | empty
+        manifest_path.write_text(json.dumps({"options": options, "plan": plan, "scan_skipped": sum(skips.counts.values())}, indent=1))
+    done = _done_shards(out_dir)
     todo = [shard for shard in plan if shard["name"] not in done]
     clips = {str(c.item.path): i for i, c in enumerate(result.clips)}
     keys_of = []
@@ -167,6 +171,15 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
             bar.stop()
     return {"shards_written": len(todo), "shards_done_before": len(plan) - len(todo), "clips_encoded": encoded,
             "clips_skipped": sum(skips.counts.values())}
+
+
+def _done_shards(out_dir: Path) -> set[str]:
+    """Shards of a video cache already written, or found empty (all their clips skipped)."""
+    skipped_log = out_dir / "skipped.jsonl"
+    empty = set()
+    if skipped_log.exists():
+        empty = {json.loads(line).get("empty_shard") for line in skipped_log.read_text().splitlines() if line.strip()}
+    return {p.stem for p in out_dir.glob("shard_*.json")} | empty
 
 
 @dataclass

@@ -40,11 +40,16 @@ def test_cache_holds_bucket_shards_that_latent_cache_reads(cached: tuple[Path, P
     assert batch.latents.shape[0] == len(batch.captions) == batch.tokens.shape[0] and torch.isfinite(batch.latents).all()
 
 
-def test_rerun_resumes_and_redoes_only_unfinished_shards(tiny_weights: Path, cached: tuple[Path, Path, dict]) -> None:
+def test_rerun_resumes_and_redoes_only_unfinished_shards(tiny_weights: Path, cached: tuple[Path, Path, dict],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import kinema.train.video_data as video_data
+
     videos, cache, _ = cached
     vae, encoder = load_vae(tiny_weights), default_encoder()
-    again = build_video_cache(vae, encoder, videos, cache, crops=2, shard_clips=3, workers=0, progress=False)
-    assert again["shards_written"] == 0 and again["shards_done_before"] == 4
+    with monkeypatch.context() as patch:  # a finished cache answers without probing a single video
+        patch.setattr(video_data, "scan", lambda *args, **kwargs: pytest.fail("a finished cache scanned the videos again"))
+        again = build_video_cache(vae, encoder, videos, cache, crops=2, shard_clips=3, workers=0, progress=False)
+    assert again == {"shards_written": 0, "shards_done_before": 4, "clips_encoded": 0, "clips_skipped": 4}
     before = (cache / "shard_64x96x17_00000.safetensors").read_bytes()
     (cache / "shard_64x96x17_00000.json").unlink()  # as if killed while writing this shard
     again = build_video_cache(vae, encoder, videos, cache, crops=2, shard_clips=3, workers=0, progress=False)
