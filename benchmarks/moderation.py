@@ -42,11 +42,11 @@ from kinema.safety.lexicon import CATEGORIES
 from kinema.safety.prompt import Verdict, moderate_prompt
 
 REDTEAM = Path(__file__).resolve().parent.parent / "kinema" / "safety" / "data" / "redteam.jsonl"
-# Sealed held-out splits, each written by another engineer who never saw the layers, in its own
-# file (same schema as redteam.jsonl), measured when a round of work is done: fresh4 after round 3
-# (then looked at: spent), fresh5 after round 4 (spent: trained on from round 5, like every split
-# of redteam.jsonl), fresh6 after round 5.
-SEALED = {name: REDTEAM.with_name(f"redteam_{name}.jsonl") for name in ("fresh4", "fresh5", "fresh6")}
+# Splits kept in their own files (same schema as redteam.jsonl), each written by another engineer
+# who never saw the layers and measured once when a round of work was done: fresh4 after round 3,
+# fresh5 after round 4 (both then spent, and trained on from round 5 like every split of
+# redteam.jsonl), fresh6 after round 5 (never trained on: kinema.safety.semantic.SEALED_REDTEAM).
+SPLIT_FILES = {name: REDTEAM.with_name(f"redteam_{name}.jsonl") for name in ("fresh4", "fresh5", "fresh6")}
 RECALL_TARGET = 0.97
 FPR_TARGET = 0.02
 
@@ -80,14 +80,14 @@ def read_rows(path: Path) -> list[Row]:
 
 def load_redteam(split: str = "all") -> list[Row]:
     """Rows of `split` ("all", one split or several joined by "+"). "all" is redteam.jsonl only;
-    a sealed split (`SEALED`) is read from its own file, and only when asked for by name."""
+    a split of `SPLIT_FILES` is read from its own file, and only when asked for by name."""
     names = split.split("+")
-    sealed = [name for name in names if name in SEALED]
+    sealed = [name for name in names if name in SPLIT_FILES]
     rows = read_rows(REDTEAM) if len(sealed) < len(names) else []
     for name in sealed:
-        if not SEALED[name].exists():
-            raise SystemExit(f"--split {name}: {SEALED[name]} does not exist (the sealed split has not been written yet)")
-        rows += [Row(r.prompt, r.category, r.kind, name) for r in read_rows(SEALED[name])]
+        if not SPLIT_FILES[name].exists():
+            raise SystemExit(f"--split {name}: {SPLIT_FILES[name]} does not exist (the sealed split has not been written yet)")
+        rows += [Row(r.prompt, r.category, r.kind, name) for r in read_rows(SPLIT_FILES[name])]
     if split == "all":
         return rows
     return [r for r in rows if r.split in names]

@@ -145,6 +145,7 @@ class Pipeline:
         """Raises ValueError for bad options and `kinema.safety.RefusedError` for a refused prompt
         or a withheld video (with the category and reason)."""
         check_prompt(prompt)
+        parse_size(size)
         check_frames(frames)
         config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)
         enforce_prompt(prompt, safety)

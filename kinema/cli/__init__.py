@@ -42,17 +42,19 @@ app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich", pret
 
 @app.callback()
 def sign_with(
-    sign_cert: str = typer.Option(None, "--sign-cert", envvar="KINEMA_SIGN_CERT", show_envvar=True,
-                                  help="Sign C2PA manifests with this PEM certificate chain (signing certificate first) instead of the local Kinema CA."),
-    sign_key: str = typer.Option(None, "--sign-key", envvar="KINEMA_SIGN_KEY", show_envvar=True,
-                                 help="The unencrypted PEM private key of --sign-cert."),
+    sign_cert: str = typer.Option(None, "--sign-cert", help="Sign C2PA manifests with this PEM certificate chain (signing "
+                                  "certificate first) instead of the local Kinema CA; $KINEMA_SIGN_CERT does the same."),
+    sign_key: str = typer.Option(None, "--sign-key", help="The unencrypted PEM private key of --sign-cert ($KINEMA_SIGN_KEY)."),
 ) -> None:
     """Options before the command apply to every file it writes, e.g. kinema --sign-cert org.pem --sign-key org.key generate "..."."""
     if sign_cert or sign_key:
+        from pathlib import Path
+
         from kinema.cli.errors import friendly_errors
         from kinema.safety.provenance import SIGN_CERT_ENV, SIGN_KEY_ENV, configured_identity
 
-        os.environ[SIGN_CERT_ENV], os.environ[SIGN_KEY_ENV] = sign_cert or "", sign_key or ""
+        # absolute paths: workers and other processes this command starts may run elsewhere
+        os.environ[SIGN_CERT_ENV], os.environ[SIGN_KEY_ENV] = (str(Path(v).resolve()) if v else "" for v in (sign_cert, sign_key))
         friendly_errors(configured_identity)()  # a wrong pair fails now, before any work
 
 

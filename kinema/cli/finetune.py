@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from kinema.cli.errors import friendly_errors
+from kinema.cli.train import DEVICE, THREADS, run_option
 
 console = Console(stderr=True)
 SHIPPED = Path("weights/kinema-tiny")
@@ -24,7 +25,7 @@ def finetune_command(
     lora_rank: int = typer.Option(8, help="LoRA adapter rank (4-16 is typical). Ignored with --full."),
     lora_alpha: float = typer.Option(0.0, help="LoRA alpha (0: equal to the rank, i.e. scale 1)."),
     full: bool = typer.Option(False, "--full", help="Fine-tune every DiT weight instead of LoRA adapters (writes a complete weights folder)."),
-    run: Path = typer.Option(Path("runs/finetune"), "--run", "--run-dir", help="Run folder: cache, checkpoint and log.jsonl; rerun the same command to resume (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path)."),
+    run: Path = run_option("runs/finetune", "Run folder: cache, checkpoint and log.jsonl; rerun the same command to resume"),
     output: Path = typer.Option(None, "--output", "-o", help="Where the result goes (default: RUN/lora, or RUN/weights with --full)."),
     steps: int = typer.Option(500, help="Optimizer steps."),
     lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4 for LoRA, 5e-5 for --full)."),
@@ -36,8 +37,8 @@ def finetune_command(
     buckets: str = typer.Option("video", help="Bucket table: video (default), shipped, world-small or world."),
     workers: int = typer.Option(2, help="Processes decoding videos while caching."),
     seed: int = typer.Option(0, help="Seed of crops, batches, noise and adapters."),
-    threads: int = typer.Option(0, help="torch threads (0: all cores)."),
-    device: str = typer.Option("auto", help="auto (GPU if present), cpu, cuda or cuda:N."),
+    threads: int = THREADS,
+    device: str = DEVICE,
     parallel: str = typer.Option("none", help="none (one process) or ddp: under torchrun each process takes a share of every batch (encode the videos first with `kinema data cache`)."),
 ) -> None:
     """Fine-tune a Kinema checkpoint on your own videos, with LoRA adapters (default) or --full.
@@ -66,6 +67,10 @@ def finetune_command(
 
     if parallel not in ("none", "ddp"):
         raise ValueError(f"--parallel {parallel!r} is not supported by finetune; use none or ddp")
+    from kinema.train.distributed import launched_by_torchrun
+
+    if launched_by_torchrun() and parallel == "none":
+        raise ValueError("under torchrun, pass --parallel ddp (each process then takes a share of every batch)")
     if threads:
         torch.set_num_threads(threads)
     if not full and lora_rank < 1:

@@ -60,6 +60,13 @@ class Request:
             return f"cuda:{int(os.environ['LOCAL_RANK']) % max(1, torch.cuda.device_count())}"
         return str(chosen)
 
+    def load_pipeline(self) -> Any:
+        """The weights (plus LoRA) on this process's device, loaded once per process."""
+        from kinema.pipeline import load_pipeline
+
+        return load_pipeline(str(self.weights) if self.weights else None, str(self.lora) if self.lora else None,
+                             self.lora_scale, self.rank_device())
+
 
 def read_prompts(path: Path) -> list[str]:
     """One prompt per line; blank lines and lines starting with # are skipped."""
@@ -113,12 +120,11 @@ def generate_many(prompts_file: Path, request: Request) -> None:
 
 def _generate_share(prompts: list[str], prompts_file: Path, folder: Path, rank: int, world: int, request: Request) -> None:
     from kinema.diffusion.parallel import gather_objects, shard_items
-    from kinema.pipeline import load_pipeline, save
+    from kinema.pipeline import save
     from kinema.safety import RefusedError, enforce_prompt
 
     folder.mkdir(parents=True, exist_ok=True)
-    pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None, request.lora_scale,
-                         request.rank_device())
+    pipe = request.load_pipeline()
     records = []
     for i in shard_items(len(prompts), rank, world):
         prompt, seed = prompts[i], request.seed + i
@@ -161,13 +167,12 @@ def _generate_one(prompt: str, request: Request, rank: int, plan: Any) -> None:
     from rich.progress import Progress
 
     from kinema.diffusion.parallel import parallel_dit
-    from kinema.pipeline import load_pipeline, save
+    from kinema.pipeline import save
 
     model_prompt = _model_prompt(prompt, request, show=rank == 0)
     steps, guidance = request.steps, request.guidance
     with console.status("loading the model") if rank == 0 else contextlib.nullcontext():
-        pipe = load_pipeline(str(request.weights) if request.weights else None, str(request.lora) if request.lora else None,
-                             request.lora_scale, request.rank_device())
+        pipe = request.load_pipeline()
         if request.distilled is not None:
             from kinema.diffusion.distill import with_distilled
 

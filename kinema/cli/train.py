@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,9 +30,9 @@ ACTIVATION_CHECKPOINTING = typer.Option(False, "--activation-checkpointing", hel
 COMPILE = typer.Option(False, "--compile", help="torch.compile each block (GPUs; the first steps compile).")
 
 
-def run_option(default: str):  # type: ignore[no-untyped-def]
-    return typer.Option(Path(default), "--run", "--run-dir", help="Run folder: checkpoint and log.jsonl; rerun to resume "
-                        "(under torchrun spell it --run-dir: torchrun takes --run for its own --run-path).")
+def run_option(default: str, what: str = "Run folder: checkpoint and log.jsonl; rerun to resume") -> Any:
+    """The --run/--run-dir option (torchrun reads a bare --run as its own --run-path)."""
+    return typer.Option(Path(default), "--run", "--run-dir", help=f"{what} (under torchrun spell it --run-dir: torchrun takes --run for its own --run-path).")
 
 
 def parallel_config(parallel: str, precision: str, grad_accum: int, activation_checkpointing: bool, compile_blocks: bool):  # type: ignore[no-untyped-def]

@@ -213,7 +213,8 @@ def configured_identity() -> SigningIdentity:
     try:
         return _identity_from(cert, key)
     except (ValueError, FileNotFoundError) as error:
-        raise ValueError(f"${SIGN_CERT_ENV}={cert}, ${SIGN_KEY_ENV}={key}: {error}") from None
+        shown = [value if not value.lstrip().startswith("-----BEGIN") else "<PEM text>" for value in (cert, key)]
+        raise ValueError(f"${SIGN_CERT_ENV}={shown[0]}, ${SIGN_KEY_ENV}={shown[1]}: {error}") from None  # never echo a key
 
 
 def local_identity() -> SigningIdentity:

@@ -27,7 +27,10 @@ each was measured once as a held-out set, then became training data). The sealed
 split happens to repeat. `KINEMA_MODERATION_HOLD_OUT=fresh5` leaves named splits out (to
 validate a change before the sealed split is run). Each harmful class's threshold is chosen by
 5-fold cross-validation on the exemplars so that at most `TARGET_FPR` of the held-out benign
-exemplars would be refused in all.
+exemplars would be refused in all, within [`MIN_THRESHOLD`, `MAX_THRESHOLD`]: where the network is
+so sure of benign exemplars that it would need more than 0.999, the cap lets a few more through
+than the target (violence and copyright since round 5). The weights are stored as float16; the
+figures in docs/safety.md were measured with exactly that stored model.
 """
 
 from __future__ import annotations
@@ -136,6 +139,7 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
     """(texts, class indices) of the training set, normalised as prompts are at run time."""
     texts: list[str] = []
     labels: list[int] = []
+    spent = spent_redteam()
     for index, name in enumerate(CLASSES):
         files = [EXEMPLAR_DIR / f"{name}.txt", *sorted(EXEMPLAR_DIR.glob(f"{name}_*.txt"))]  # e.g. benign_hard.txt
         lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
@@ -144,7 +148,7 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
             lines += world_captions(WORLD_CAPTIONS)
         lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
         lines += described(name, DESCRIBED[name]) if name in DESCRIBED else []
-        lines += [prompt for prompt, label in spent_redteam() if label == name]
+        lines += [prompt for prompt, label in spent if label == name]
         texts += [without_allowed(line) for line in lines]
         labels += [index] * len(lines)
     return texts, np.array(labels)

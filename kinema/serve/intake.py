@@ -153,7 +153,7 @@ class Intake:
         input_path = media(new.id) if media is not None else None
         try:
             job = self.store.add_job(NewJob(**{**new.__dict__, "input_path": input_path}), self.config.max_active_jobs)
-        except BaseException as error:  # no job row: the stored input belongs to nobody
+        except BaseException as error:  # the job was not queued: its stored input would belong to nobody
             if input_path:
                 (self.config.home / input_path).unlink(missing_ok=True)
             if isinstance(error, QuotaExceeded):

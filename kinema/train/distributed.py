@@ -24,10 +24,10 @@ Sharded checkpoints (torch.distributed.checkpoint) live in `kinema.train.checkpo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial

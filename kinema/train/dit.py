@@ -8,9 +8,9 @@ text-to-video, image-to-video, extension, interpolation and loops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import torch

@@ -96,8 +96,9 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
     `config` is a kinema.train.video_data.VideoDataConfig (default one if None); `crops` random
     temporal crops are cached per video. Returns counts: shards written, already done, clips
     encoded, clips skipped (at scan or decode time). A finished cache returns at once, without
-    probing the videos again (videos added since are not noticed: build a new cache for them)."""
-    from kinema.train.video_data import SkipLog, VideoClips, VideoDataConfig, collate_clips, scan
+    probing the videos again; videos added to the source since the cache was planned are only
+    named in a warning (build a new cache to include them)."""
+    from kinema.train.video_data import SkipLog, VideoClips, VideoDataConfig, collate_clips, find_videos, scan
 
     config = config or VideoDataConfig()
     if crops < 1 or shard_clips < 1:
@@ -112,7 +113,12 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
         if manifest["options"] != options:
             raise ValueError(f"{out_dir} was built with other options ({manifest['options']}); "
                              "rerun with the same options to resume, or use a new cache folder (kinema data cache -o, kinema finetune --run)")
-        if all(shard["name"] in _done_shards(out_dir) for shard in manifest["plan"]):
+        done = _done_shards(out_dir)
+        if all(shard["name"] in done for shard in manifest["plan"]):
+            added = {str(item.path) for item in find_videos(source)[0]} - set(manifest.get("listed", []))
+            if "listed" in manifest and added:  # names only: listing a folder probes no video
+                log.warning(f"{len(added)} videos are not in the plan of {out_dir} (added after it was started); "
+                            "build a new cache to include them")
             decode_skips = sum("path" in json.loads(line) for line in skipped_log.read_text().splitlines() if line.strip()) \
                 if skipped_log.exists() else 0
             return {"shards_written": 0, "shards_done_before": len(manifest["plan"]), "clips_encoded": 0,
@@ -129,7 +135,9 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
                         "build a new cache to include them")
     else:
         plan = _video_plan(result.clips, crops, shard_clips)
-        manifest_path.write_text(json.dumps({"options": options, "plan": plan, "scan_skipped": sum(skips.counts.values())}, indent=1))
+        listed = sorted(str(item.path) for item in find_videos(source)[0])
+        manifest_path.write_text(json.dumps({"options": options, "plan": plan, "scan_skipped": sum(skips.counts.values()),
+                                             "listed": listed}, indent=1))
     done = _done_shards(out_dir)
     todo = [shard for shard in plan if shard["name"] not in done]
     clips = {str(c.item.path): i for i, c in enumerate(result.clips)}

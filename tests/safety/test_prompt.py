@@ -181,21 +181,14 @@ def test_redteam_file_is_well_formed() -> None:
 
 
 def test_classifier_is_trained_on_current_exemplars_and_never_on_a_sealed_split() -> None:
-    """Spent red-team splits are training data (round 5 on); a sealed one never is, not even by coincidence."""
-    from kinema.safety.semantic import EXEMPLAR_DIR, SPENT_REDTEAM, exemplar_hash, load_classifier, spent_redteam
-    from kinema.safety.templates import described, templated, world_captions
+    """Spent red-team splits are training data (round 5 on); the sealed one never is, not even by coincidence."""
+    from kinema.safety.semantic import SEALED_REDTEAM, exemplar_hash, load_classifier, load_exemplars
 
     assert load_classifier().exemplar_hash == exemplar_hash(), "exemplars changed: run python -m kinema.safety.semantic"
-    training = {canonical(line) for path in EXEMPLAR_DIR.glob("*.txt") for line in path.read_text().splitlines() if line.strip()}
-    for category in ("benign", "violence", "sexual", "hate", "real_person"):
-        training |= {canonical(t) for t in templated(category, 400)}
-    training |= {canonical(t) for t in world_captions(300)}
-    for category in ("benign", "real_person", "copyright"):
-        training |= {canonical(t) for t in described(category, 400)}
-    training |= {canonical(prompt) for prompt, _ in spent_redteam()}
-    sealed = [name for name, path in moderation.SEALED.items() if path.name not in SPENT_REDTEAM and path.exists()]
-    assert sealed, "no sealed split left to measure generalisation on"
-    leaked = [r.prompt for name in sealed for r in load_redteam(name) if canonical(r.prompt) in training]
+    training = {canonical(text) for text in load_exemplars()[0]}  # exactly what the classifier is fitted on
+    sealed = [name for name, path in moderation.SPLIT_FILES.items() if path.name in SEALED_REDTEAM]
+    assert sealed and all(moderation.SPLIT_FILES[name].exists() for name in sealed), "no sealed split to measure on"
+    leaked = [r.prompt for name in sealed for r in load_redteam(name) if canonical(without_allowed(r.prompt)) in training]
     assert leaked == []
 
 
@@ -315,12 +308,12 @@ def test_sealed_split_reads_its_own_file(tmp_path: Path, monkeypatch: pytest.Mon
 
     stand_in = tmp_path / "redteam_fresh5.jsonl"
     stand_in.write_text(json.dumps({"prompt": "a cube rolls", "category": None, "kind": "benign", "split": "fresh5"}) + "\n")
-    monkeypatch.setitem(moderation.SEALED, "fresh5", stand_in)
+    monkeypatch.setitem(moderation.SPLIT_FILES, "fresh5", stand_in)
     rows = moderation.load_redteam("fresh5")
     assert [(r.prompt, r.category, r.split) for r in rows] == [("a cube rolls", None, "fresh5")]
-    assert all(r.split not in moderation.SEALED for r in moderation.load_redteam())
+    assert all(r.split not in moderation.SPLIT_FILES for r in moderation.load_redteam())
     assert {r.split for r in moderation.load_redteam("fresh5+fresh3")} == {"fresh5", "fresh3"}
-    monkeypatch.setitem(moderation.SEALED, "fresh5", tmp_path / "missing.jsonl")
+    monkeypatch.setitem(moderation.SPLIT_FILES, "fresh5", tmp_path / "missing.jsonl")
     with pytest.raises(SystemExit, match="does not exist"):
         moderation.load_redteam("fresh5")
 

@@ -223,6 +223,11 @@ def test_identity_from_the_environment(video: Video, tmp_path: Path, home: Path,
     monkeypatch.setenv(pv.SIGN_KEY_ENV, str(tmp_path / "missing.key"))
     with pytest.raises(ValueError, match="no such key file"):
         sign(tmp_path / "clip.mp4")
+    _, other_key, _ = pv._issue_identity()
+    monkeypatch.setenv(pv.SIGN_KEY_ENV, other_key.decode())  # PEM text itself, and not this certificate's key
+    with pytest.raises(ValueError, match="does not belong") as caught:
+        sign(tmp_path / "clip.mp4")
+    assert "<PEM text>" in str(caught.value) and "PRIVATE KEY" not in str(caught.value)  # a key is never echoed
 
 
 def test_cli_signs_with_the_users_certificate(tiny_weights: Path, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

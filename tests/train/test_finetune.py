@@ -152,11 +152,19 @@ def test_lora_fine_tune_under_torchrun_on_two_processes(base: Path, lora_run: tu
 
     run, _ = lora_run
     kinema = Path(sys.executable).with_name("kinema")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "--no-python", str(kinema),
-               "finetune", str(run / "cache"), "--weights", str(base), "--lora-rank", "4", "--run-dir", str(tmp_path / "ddp"),
-               "--steps", "4", "--checkpoint-every", "2", "--token-budget", "10000", "--threads", "1", "--parallel", "ddp"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    steps = [json.loads(line)["step"] for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
-    assert steps and max(steps) == 4
+    args = ["finetune", str(run / "cache"), "--weights", str(base), "--lora-rank", "4", "--steps", "4", "--checkpoint-every", "2",
+            "--token-budget", "10000", "--threads", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "--no-python", str(kinema),
+           *args, "--run-dir", str(tmp_path / "ddp"), "--parallel", "ddp"]
+    for command in (two, [str(kinema), *args, "--run-dir", str(tmp_path / "one")]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def losses(folder: Path) -> dict[int, float]:
+        return {r["step"]: r["loss"] for r in map(json.loads, (folder / "log.jsonl").read_text().splitlines())}
+
+    one, shared = losses(tmp_path / "one"), losses(tmp_path / "ddp")
+    assert sorted(shared) == sorted(one) and max(one) == 4
+    assert all(abs(shared[s] - one[s]) < 1e-4 for s in one), (one, shared)  # the same global batch, split in two
     assert (tmp_path / "ddp" / "lora" / "lora.safetensors").is_file()

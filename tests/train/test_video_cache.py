@@ -1,6 +1,7 @@
 """The video latent cache: bucket shards LatentCache reads, resumable, skips counted; rank shares."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ def test_cache_holds_bucket_shards_that_latent_cache_reads(cached: tuple[Path, P
 
 
 def test_rerun_resumes_and_redoes_only_unfinished_shards(tiny_weights: Path, cached: tuple[Path, Path, dict],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     import kinema.train.video_data as video_data
 
     videos, cache, _ = cached
@@ -57,6 +58,14 @@ def test_rerun_resumes_and_redoes_only_unfinished_shards(tiny_weights: Path, cac
     assert (cache / "shard_64x96x17_00000.safetensors").read_bytes() == before  # same crops: exact resume
     with pytest.raises(ValueError, match="other options"):
         build_video_cache(vae, encoder, videos, cache, crops=1, shard_clips=3, workers=0, progress=False)
+    shutil.copy(videos / "landscape2.mp4", videos / "zz_added_later.mp4")
+    try:
+        with monkeypatch.context() as patch, caplog.at_level("WARNING", logger="kinema.data"):
+            patch.setattr(video_data, "scan", lambda *args, **kwargs: pytest.fail("a finished cache scanned the videos again"))
+            build_video_cache(vae, encoder, videos, cache, crops=2, shard_clips=3, workers=0, progress=False)
+        assert "1 videos are not in the plan" in caplog.text  # named from a listing, without probing
+    finally:
+        (videos / "zz_added_later.mp4").unlink()
     with pytest.raises(ValueError, match="other options"):
         build_video_cache(vae, encoder, videos, cache, VideoDataConfig(seed=5), crops=2, shard_clips=3, workers=0, progress=False)
 
