@@ -49,6 +49,8 @@ def vae_command(
     steps: int = typer.Option(4000, help="Total optimizer steps."),
     lr: float = typer.Option(5e-4, help="Peak learning rate."),
     export: Path = typer.Option(SHIPPED, help="Write EMA weights (fp16, with latent statistics) here at each checkpoint."),
+    init: Path = typer.Option(None, help="Start from trained weights (e.g. weights/kinema-tiny) instead of scratch."),
+    decoder_only: bool = typer.Option(False, "--decoder-only", help="Fine-tune the decoder only (needs --init): the latents, and so the DiT and latent caches trained on them, stay valid."),
     threads: int = THREADS,
     device: str = DEVICE,
     parallel: str = PARALLEL,
@@ -64,6 +66,8 @@ def vae_command(
       kinema train vae --steps 4000
 
       torchrun --standalone --nproc-per-node 8 --no-python kinema train vae --parallel ddp
+
+      kinema train vae --init weights/kinema-tiny --decoder-only --steps 1000 --lr 2e-4 --run runs/vae-decoder --export runs/vae-decoder-export
     """
     import torch
 
@@ -72,11 +76,19 @@ def vae_command(
     spread = parallel_config(parallel, precision, grad_accum, activation_checkpointing, compile_blocks)  # bad options fail first
     if threads:
         torch.set_num_threads(threads)
-    cfg = VAETrainConfig()
-    cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
     from kinema.device import pick_device
+    from kinema.train.checkpoint import load_weights
 
-    train_vae(cfg, run, export_to=export, device=str(pick_device(device)), parallel=spread)
+    if decoder_only and init is None:
+        raise ValueError("--decoder-only fine-tunes trained weights: add --init WEIGHTS (e.g. --init weights/kinema-tiny)")
+    cfg = VAETrainConfig(train_encoder=not decoder_only)
+    if init is not None:
+        from kinema.pipeline import load_vae
+
+        cfg = replace(cfg, vae=load_vae(init).cfg)  # the architecture and latent statistics of the weights
+    cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
+    init_state = load_weights(init, "vae") if init else None
+    train_vae(cfg, run, export_to=export, device=str(pick_device(device)), parallel=spread, init_state=init_state)
 
 
 @train_app.command("cache")

@@ -31,6 +31,9 @@ class VAETrainConfig:
     vae: VAEConfig = VAEConfig()
     data: WorldData = WorldData(buckets=VAE_BUCKETS, pixel_budget=64 * 64 * 9 * 8, distribution="full", short_caption_rate=0.0)
     optim: OptimConfig = OptimConfig(steps=4000, lr=5e-4, warmup=100, ema_decay=0.995, checkpoint_every=100)
+    # False: fine-tune the decoder only. The encoder and its latent statistics stay as they are, so
+    # a DiT trained on this VAE's latents (and any latent cache) stays valid while decoding improves.
+    train_encoder: bool = True
 
 
 def pixel_weights(pixels: torch.Tensor) -> torch.Tensor:
@@ -94,10 +97,14 @@ def measure_latent_stats(vae: VideoVAE, data: WorldData, batches: int = 8) -> tu
     return z.mean(1).cpu().tolist(), z.std(1).clamp(min=1e-3).cpu().tolist()
 
 
-def export_vae(vae: VideoVAE, data: WorldData, folder: Path) -> VAEConfig:
-    """Store EMA weights with measured latent statistics, ready for the DiT and for shipping."""
+def export_vae(vae: VideoVAE, data: WorldData, folder: Path, keep_stats: bool = False) -> VAEConfig:
+    """Store EMA weights with measured latent statistics (or, `keep_stats`, the ones the VAE
+    already holds: a decoder-only fine-tune), ready for the DiT and for shipping."""
     vae = vae.eval()
-    mean, std = measure_latent_stats(vae, data)
+    if keep_stats:
+        mean, std = vae.latent_mean.flatten().cpu().tolist(), vae.latent_std.flatten().cpu().tolist()
+    else:
+        mean, std = measure_latent_stats(vae, data)
     cfg = replace(vae.cfg, latent_mean=tuple(mean), latent_std=tuple(std))
     vae.latent_mean.copy_(torch.tensor(mean).view_as(vae.latent_mean))
     vae.latent_std.copy_(torch.tensor(std).view_as(vae.latent_std))  # (the EMA copies buffers back each step)
@@ -109,17 +116,21 @@ def train_vae(cfg: VAETrainConfig, run_dir: Path, export_to: Path | None = None,
               init_state: dict[str, Any] | None = None, device: str = "cpu", parallel: ParallelConfig = ParallelConfig()) -> VideoVAE:
     torch.manual_seed(cfg.data.seed)
     model = VideoVAE(cfg.vae)
+    if not cfg.train_encoder:
+        if init_state is None:
+            raise ValueError("a decoder-only fine-tune starts from trained weights: pass the VAE to fine-tune (--init)")
+        model.encoder.requires_grad_(False)
 
     def on_checkpoint(step: int, ema: EMA) -> None:
         if export_to is not None:
-            export_vae(ema.model, cfg.data, Path(export_to))
+            export_vae(ema.model, cfg.data, Path(export_to), keep_stats=not cfg.train_encoder)
 
     job = Job(
         name="vae",
         model=model,
         next_batch=lambda step: world_batch(step, cfg.data, with_captions=False),
         loss=lambda m, b: vae_piece_loss(m, b, cfg.vae.kl_weight) if isinstance(b, PixelPiece) else vae_loss(m, b, cfg.vae.kl_weight),
-        config={"vae": asdict(cfg.vae), "data": asdict(cfg.data)},
+        config={"vae": asdict(cfg.vae), "data": asdict(cfg.data), "train_encoder": cfg.train_encoder},
         on_checkpoint=on_checkpoint,
         items_per_batch=len,
         shard=pixel_piece,
