@@ -113,14 +113,12 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
         if manifest["options"] != options:
             raise ValueError(f"{out_dir} was built with other options ({manifest['options']}); "
                              "rerun with the same options to resume, or use a new cache folder (kinema data cache -o, kinema finetune --run)")
-        done = _done_shards(out_dir)
+        records = _skip_records(out_dir)
+        done = _done_shards(out_dir, records)
         if all(shard["name"] in done for shard in manifest["plan"]):
-            added = {str(item.path) for item in find_videos(source)[0]} - set(manifest.get("listed", []))
-            if "listed" in manifest and added:  # names only: listing a folder probes no video
-                log.warning(f"{len(added)} videos are not in the plan of {out_dir} (added after it was started); "
-                            "build a new cache to include them")
-            decode_skips = sum("path" in json.loads(line) for line in skipped_log.read_text().splitlines() if line.strip()) \
-                if skipped_log.exists() else 0
+            if "listed" in manifest:  # names only: listing a folder probes no video
+                _warn_unplanned(len({str(item.path) for item in find_videos(source)[0]} - set(manifest["listed"])), out_dir)
+            decode_skips = sum("path" in record for record in records)
             return {"shards_written": 0, "shards_done_before": len(manifest["plan"]), "clips_encoded": 0,
                     "clips_skipped": manifest.get("scan_skipped", 0) + decode_skips}
     result = scan(source, config, progress=progress)
@@ -129,16 +127,13 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
     if manifest is not None:
         plan = manifest["plan"]
         planned = {path for shard in plan for path, _ in shard["clips"]}
-        new = [c for c in result.clips if str(c.item.path) not in planned]
-        if new:
-            log.warning(f"{len(new)} videos are not in the plan of {out_dir} (added after it was started); "
-                        "build a new cache to include them")
+        _warn_unplanned(sum(str(c.item.path) not in planned for c in result.clips), out_dir)
     else:
         plan = _video_plan(result.clips, crops, shard_clips)
         listed = sorted(str(item.path) for item in find_videos(source)[0])
         manifest_path.write_text(json.dumps({"options": options, "plan": plan, "scan_skipped": sum(skips.counts.values()),
                                              "listed": listed}, indent=1))
-    done = _done_shards(out_dir)
+    done = _done_shards(out_dir, _skip_records(out_dir))
     todo = [shard for shard in plan if shard["name"] not in done]
     clips = {str(c.item.path): i for i, c in enumerate(result.clips)}
     keys_of = []
@@ -181,13 +176,23 @@ def build_video_cache(vae: VideoVAE, encoder: TextEncoder, source: Path, out_dir
             "clips_skipped": sum(skips.counts.values())}
 
 
-def _done_shards(out_dir: Path) -> set[str]:
-    """Shards of a video cache already written, or found empty (all their clips skipped)."""
+def _skip_records(out_dir: Path) -> list[dict[str, Any]]:
+    """The cache's skipped.jsonl: clips skipped at decode time ("path") and empty shards ("empty_shard")."""
     skipped_log = out_dir / "skipped.jsonl"
-    empty = set()
-    if skipped_log.exists():
-        empty = {json.loads(line).get("empty_shard") for line in skipped_log.read_text().splitlines() if line.strip()}
+    if not skipped_log.exists():
+        return []
+    return [json.loads(line) for line in skipped_log.read_text().splitlines() if line.strip()]
+
+
+def _done_shards(out_dir: Path, records: list[dict[str, Any]]) -> set[str]:
+    """Shards of a video cache already written, or found empty (all their clips skipped)."""
+    empty = {record["empty_shard"] for record in records if "empty_shard" in record}
     return {p.stem for p in out_dir.glob("shard_*.json")} | empty
+
+
+def _warn_unplanned(count: int, out_dir: Path) -> None:
+    if count:
+        log.warning(f"{count} videos are not in the plan of {out_dir} (added after it was started); build a new cache to include them")
 
 
 @dataclass
