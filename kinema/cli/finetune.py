@@ -61,14 +61,12 @@ def finetune_command(
     import torch
 
     from kinema.device import pick_device
-    from kinema.train.distributed import ParallelConfig
+    from kinema.train.distributed import ParallelConfig, launched_by_torchrun
     from kinema.train.finetune import FinetuneConfig, finetune
     from kinema.train.video_data import VideoDataConfig
 
     if parallel not in ("none", "ddp"):
         raise ValueError(f"--parallel {parallel!r} is not supported by finetune; use none or ddp")
-    from kinema.train.distributed import launched_by_torchrun
-
     if launched_by_torchrun() and parallel == "none":
         raise ValueError("under torchrun, pass --parallel ddp (each process then takes a share of every batch)")
     if threads:

@@ -77,17 +77,17 @@ def vae_command(
     if threads:
         torch.set_num_threads(threads)
     from kinema.device import pick_device
-    from kinema.train.checkpoint import load_weights
 
     if decoder_only and init is None:
         raise ValueError("--decoder-only fine-tunes trained weights: add --init WEIGHTS (e.g. --init weights/kinema-tiny)")
     cfg = VAETrainConfig(train_encoder=not decoder_only)
+    init_state = None
     if init is not None:
         from kinema.pipeline import load_vae
 
-        cfg = replace(cfg, vae=load_vae(init).cfg)  # the architecture and latent statistics of the weights
+        trained = load_vae(init)  # its architecture and latent statistics, and the weights to start from
+        cfg, init_state = replace(cfg, vae=trained.cfg), trained.state_dict()
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr))
-    init_state = load_weights(init, "vae") if init else None
     train_vae(cfg, run, export_to=export, device=str(pick_device(device)), parallel=spread, init_state=init_state)
 
 

@@ -102,7 +102,7 @@ def export_vae(vae: VideoVAE, data: WorldData, folder: Path, keep_stats: bool = 
     already holds: a decoder-only fine-tune), ready for the DiT and for shipping."""
     vae = vae.eval()
     if keep_stats:
-        mean, std = vae.latent_mean.flatten().cpu().tolist(), vae.latent_std.flatten().cpu().tolist()
+        mean, std = list(vae.cfg.latent_mean), list(vae.cfg.latent_std)  # exact (the buffers went through fp16)
     else:
         mean, std = measure_latent_stats(vae, data)
     cfg = replace(vae.cfg, latent_mean=tuple(mean), latent_std=tuple(std))
