@@ -105,11 +105,15 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, folder: Path | str | None = None, lora: Path | str | None = None, lora_scale: float = 1.0,
-                        device: str | torch.device = "cpu") -> Pipeline:
+                        device: str | torch.device = "cpu", int8: bool = False) -> Pipeline:
         """The pipeline of a weights folder; `lora` adds fine-tuned adapters (`kinema finetune`)
         at `lora_scale` (0: the base model, 1: as trained), merged into the weights so that
-        generation costs what it costs without them. `device`: cpu (default), cuda, cuda:N or auto."""
+        generation costs what it costs without them. `device`: cpu (default), cuda, cuda:N or auto.
+        `int8`: the transformer's block matmuls in int8 on the CPU (`kinema.models.int8`: about
+        1.5x faster steps, video within ~40 dB of fp32's)."""
         chosen = pick_device(device)
+        if int8 and chosen.type != "cpu":
+            raise ValueError(f"int8 sampling runs on the CPU only, not on {chosen}; use --device cpu or drop --int8")
         folder = Path(folder) if folder is not None else weights_dir()
         if not folder.is_dir():
             raise FileNotFoundError(f"no Kinema weights folder at {folder}")
@@ -122,6 +126,10 @@ class Pipeline:
                 raise ValueError(f"lora_scale {lora_scale} must be a finite number (0: off, 1: as trained)")
             load_lora(dit, lora, strength=lora_scale, merge=True)
             name = f"{folder.name}+lora:{Path(lora).name}@{lora_scale:g}"
+        if int8:
+            from kinema.models.int8 import int8_matmuls
+
+            dit, name = int8_matmuls(dit), f"{name}+int8"
         return cls(load_vae(folder), dit, default_encoder(), name).to(chosen)
 
     def text(self, prompts: list[str]) -> TextContext:
@@ -206,12 +214,13 @@ def save(video: Video, path: Path | str, *, model_name: str = "kinema-tiny", set
 
 
 @lru_cache(maxsize=2)
-def load_pipeline(folder: str | None = None, lora: str | None = None, lora_scale: float = 1.0, device: str = "cpu") -> Pipeline:
-    return Pipeline.from_pretrained(folder, lora=lora, lora_scale=lora_scale, device=device)
+def load_pipeline(folder: str | None = None, lora: str | None = None, lora_scale: float = 1.0, device: str = "cpu",
+                  int8: bool = False) -> Pipeline:
+    return Pipeline.from_pretrained(folder, lora=lora, lora_scale=lora_scale, device=device, int8=int8)
 
 
 def generate(prompt: str, *, weights: str | None = None, lora: str | None = None, lora_scale: float = 1.0,
-             device: str = "cpu", **kwargs) -> Video:  # type: ignore[no-untyped-def]
+             device: str = "cpu", int8: bool = False, **kwargs) -> Video:  # type: ignore[no-untyped-def]
     """Text to video with the shipped model (or `weights`, plus a `lora` at `lora_scale`) on
-    `device`; see `Pipeline.generate` for options."""
-    return load_pipeline(weights, None if lora is None else str(lora), lora_scale, str(device)).generate(prompt, **kwargs)
+    `device` (`int8`: int8 matmuls on the CPU); see `Pipeline.generate` for options."""
+    return load_pipeline(weights, None if lora is None else str(lora), lora_scale, str(device), bool(int8)).generate(prompt, **kwargs)

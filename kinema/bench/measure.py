@@ -10,6 +10,7 @@ that the peak of one piece of work can be read alone (Linux; elsewhere the lifet
 from __future__ import annotations
 
 import gc
+import math
 import resource
 import statistics
 import time
@@ -128,10 +129,12 @@ def tokens_of(dit: DiT, grid: tuple[int, int, int]) -> int:
 
 
 def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int = 1, peer: torch.nn.Module | None = None,
-                 peak_size: int = 2048, bf16: bool = False, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS) -> dict[str, Any]:
+                 peak_size: int = 2048, bf16: bool = False, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS,
+                 int8_dit: DiT | None = None) -> dict[str, Any]:
     """One sampling step's DiT forward on `grid`, interleaved round by round with the peer on the
     same inputs, the fp32 matmul peak (so that the share of peak compares like with like under
-    changing load) and, if `bf16`, Kinema under bf16 autocast. Ratios are per round, then medians."""
+    changing load), if `bf16` Kinema under bf16 autocast, and `int8_dit` (the same model with int8
+    matmuls, `kinema.models.int8`). Ratios are per round, then medians."""
     from kinema.bench.peer import peer_forward
 
     inputs = step_inputs(dit, grid, batch, text_tokens)
@@ -152,6 +155,9 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
             fns["peer"] = lambda: peer_forward(peer, inputs.latent, inputs.timesteps, inputs.text.tokens)
         if bf16:
             fns["kinema_bf16"] = bf16_step
+        if int8_dit is not None:
+            kv8 = int8_dit.text_kv(inputs.text)
+            fns["kinema_int8"] = lambda: int8_dit(inputs.latent, inputs.timesteps, inputs.text, kv8)
         cpu: dict[str, list[float]] = {}
         times = interleaved(fns, repeats, warmup, cpu)
     peak_flops = 2 * peak_size**3
@@ -176,6 +182,7 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         "peer_ms": None, "peer_samples_ms": None, "peer_gflops": None, "peer_over_kinema": None,
         "peer_cpu_ms": None, "peer_over_kinema_cpu": None,
         "bf16_ms": None, "fp32_over_bf16": None,
+        "int8_ms": None, "int8_cpu_ms": None, "fp32_over_int8": None, "peer_over_int8": None, "peer_over_int8_cpu": None,
     }
     if peer is not None:
         peer_ms = median_ms(times["peer"])
@@ -188,7 +195,35 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
     if bf16:
         out.update(bf16_ms=median_ms(times["kinema_bf16"]),
                    fp32_over_bf16=statistics.median(k / h for k, h in zip(times["kinema"], times["kinema_bf16"])))
+    if int8_dit is not None:
+        out.update(int8_ms=median_ms(times["kinema_int8"]), int8_cpu_ms=median_ms(cpu["kinema_int8"]),
+                   fp32_over_int8=statistics.median(k / q for k, q in zip(times["kinema"], times["kinema_int8"])))
+        if peer is not None:
+            out.update(peer_over_int8=statistics.median(p / q for p, q in zip(times["peer"], times["kinema_int8"])),
+                       peer_over_int8_cpu=statistics.median(p / max(q, 1e-9) for p, q in zip(cpu["peer"], cpu["kinema_int8"])))
     return out
+
+
+def measure_int8_fidelity(pipe: Any, int8_pipe: Any, prompt: str, steps: int = 20, guidance: float = 5.0,
+                          size: str = "64x64", frames: int = 33, seeds: tuple[int, ...] = (0, 1)) -> dict[str, Any]:
+    """How far int8 sampling moves the video: PSNR of the int8 pipeline's frames against fp32's for
+    the same seed, beside fp32 against fp32 of the next seed (what "a different video" measures)."""
+    from kinema.diffusion.sample import SamplerConfig
+
+    def psnr(a: Any, b: Any) -> float:
+        mse = float(((a.astype("float64") - b) ** 2).mean())
+        return 10 * math.log10(255.0**2 / max(mse, 1e-10))
+
+    config = SamplerConfig(steps=steps, guidance=guidance)
+    same, other = [], []
+    with torch.no_grad():
+        states = pipe.prompt_states(prompt)
+        for seed in seeds:
+            ref = pipe.decode_frames(pipe.sample_latent(states, size, frames, config, seed))
+            same.append(psnr(int8_pipe.decode_frames(int8_pipe.sample_latent(states, size, frames, config, seed)), ref))
+            other.append(psnr(pipe.decode_frames(pipe.sample_latent(states, size, frames, config, seed + 1000)), ref))
+    return {"seeds": list(seeds), "psnr_int8_vs_fp32_db": statistics.median(same), "psnr_other_seed_db": statistics.median(other),
+            "samples_int8_db": same, "samples_other_seed_db": other}
 
 
 # --- VAE and end to end -------------------------------------------------------------------------

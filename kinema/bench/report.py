@@ -36,15 +36,22 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     e2e = results.get("end_to_end") or {}
     few = results.get("end_to_end_few_step") or {}
     rtf = e2e.get("real_time_factor")
+    key8 = "peer_over_int8_cpu" if clock else "peer_over_int8"
+    int8_default = steps[0].get(key8) if steps else None
+    int8_best = max((s[key8] for s in steps if s.get(key8)), default=None)
+    int8 = results.get("end_to_end_int8") or {}
     rows = [
         (f"DiT step vs diffusers Wan{clock} (default canvas)", default_ratio, TARGETS["peer_speedup"], ">=", "x"),
         (f"DiT step vs diffusers Wan{clock} (best canvas)", best_ratio, TARGETS["peer_speedup"], ">=", "x"),
+        (f"same, Kinema --int8 vs the fp32 peer{clock} (default canvas)", int8_default, TARGETS["peer_speedup"], ">=", "x"),
+        (f"same, Kinema --int8 vs the fp32 peer{clock} (best canvas)", int8_best, TARGETS["peer_speedup"], ">=", "x"),
         ("transformer share of fp32 peak, CPU time (best canvas)", best_fraction, TARGETS["fraction_of_peak"], ">=", ""),
         ("default clip, seconds per second of video", rtf, TARGETS["real_time_factor"], "<", ""),
         ("same, distilled few-step sampler", few.get("real_time_factor"), TARGETS["real_time_factor"], "<", ""),
         # CPU seconds per second of video: wall time on an idle machine is at most this (fully serial)
         ("default clip, CPU seconds per second of video", _per_video_second(e2e, "cpu_seconds"), TARGETS["real_time_factor"], "<", ""),
         ("same, distilled few-step sampler", _per_video_second(few, "cpu_seconds"), TARGETS["real_time_factor"], "<", ""),
+        ("same, --int8", _per_video_second(int8, "cpu_seconds"), TARGETS["real_time_factor"], "<", ""),
         ("peak resident memory, default clip (MB)", e2e.get("peak_rss_mb"), TARGETS["peak_memory_mb"], "<", ""),
     ]
     out = []
@@ -73,14 +80,14 @@ def tables(results: dict[str, Any]) -> Group:
     dit = Table(title="DiT forward per sampling step: batch 2 (guided), 64 text tokens, K/V cached; interleaved with "
                       "the diffusers peer and the fp32 peak matmul, medians")
     for col in ("canvas", "tokens", "GFLOP", "ms", "GFLOP/s", "of peak", "of peak (cpu)", "peer ms", "peer/us", "peer/us (cpu)",
-                "bf16 ms", "fp32/bf16", "MB", "peer MB"):
+                "bf16 ms", "fp32/bf16", "int8 ms", "peer/int8 (cpu)", "MB", "peer MB"):
         dit.add_column(col, justify="right")
     for s in results.get("dit_steps") or []:
         dit.add_row(s["canvas"], str(s["tokens"]), _f(s["gflop"], ".2f"), _f(s["kinema_ms"]), _f(s["kinema_gflops"]),
                     _f(None if s["kinema_fraction_of_peak"] is None else 100 * s["kinema_fraction_of_peak"], ".0f", "%"),
                     _f(None if s.get("kinema_fraction_of_peak_cpu") is None else 100 * s["kinema_fraction_of_peak_cpu"], ".0f", "%"),
                     _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s.get("peer_over_kinema_cpu"), ".2f", "x"), _f(s.get("bf16_ms")), _f(s.get("fp32_over_bf16"), ".2f", "x"),
-                    _f(s.get("kinema_memory_mb"), ".1f"), _f(s.get("peer_memory_mb"), ".1f"))
+                    _f(s.get("int8_ms")), _f(s.get("peer_over_int8_cpu"), ".2f", "x"), _f(s.get("kinema_memory_mb"), ".1f"), _f(s.get("peer_memory_mb"), ".1f"))
     parts: list[Any] = [head, dit]
     peer = results.get("peer")
     if peer and "unavailable" in peer:
@@ -98,7 +105,7 @@ def tables(results: dict[str, Any]) -> Group:
     e2e = Table(title="Default 4-second 64x64 clip (33 frames at 8 fps), model loaded")
     for col in ("sampler", "text s", "sample s", "decode s", "safety s", "generate s", "/ real time", "generate CPU s", "peak RSS MB"):
         e2e.add_column(col, justify="right")
-    for key, label in (("end_to_end", "full"), ("end_to_end_few_step", "few-step")):
+    for key, label in (("end_to_end", "full"), ("end_to_end_int8", "int8"), ("end_to_end_few_step", "few-step")):
         r = results.get(key)
         if r:
             st = r["stage_seconds"]
@@ -110,6 +117,12 @@ def tables(results: dict[str, Any]) -> Group:
     vae = results.get("vae_decode")
     if vae:
         parts.append(f"VAE decode of the default clip: {vae['decode_ms']:.0f} ms (median of {len(vae['samples_ms'])})")
+    fidelity = results.get("int8_fidelity") or {}
+    if "psnr_int8_vs_fp32_db" in fidelity:
+        parts.append(f"int8 video vs fp32 video, same seed: {fidelity['psnr_int8_vs_fp32_db']:.1f} dB PSNR "
+                     f"(a different seed: {fidelity['psnr_other_seed_db']:.1f} dB; median of seeds {fidelity['seeds']})")
+    elif fidelity:
+        parts.append(f"[yellow]int8 skipped: {fidelity['unavailable']}[/yellow]")
     if results.get("memory_error"):
         parts.append(f"[yellow]memory probe failed: {results['memory_error']}[/yellow]")
 

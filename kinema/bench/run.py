@@ -28,6 +28,7 @@ class BenchSettings:
     steps: int = 20
     guidance: float = 5.0
     distilled: str | None = None  # a distilled few-step weights folder: also time its sampler
+    int8: bool = True  # also measure int8 sampling (kinema.models.int8): step, end to end, and how far the video moves
     scaling: tuple[str, ...] = ("64x64", "128x64", "128x128")
     peak_size: int = 2048  # square matmul for the peak (shared/BENCH.md); smaller only in tests
 
@@ -89,6 +90,23 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
                 few, DEFAULT_PROMPT, settings.repeats, meta.steps, meta.guidance, warmup=settings.warmup)
             results["end_to_end_few_step"]["distilled"] = str(Path(settings.distilled))
 
+    int8_pipe = None
+    if settings.int8:
+        from dataclasses import replace
+
+        from kinema.models.int8 import int8_available, int8_matmuls
+
+        if int8_available():
+            int8_pipe = replace(pipe, dit=int8_matmuls(pipe.dit), name=f"{pipe.name}+int8")
+            if settings.end_to_end:
+                note("end to end: int8 matmuls")
+                results["end_to_end_int8"] = measure.measure_end_to_end(int8_pipe, DEFAULT_PROMPT, settings.repeats, settings.steps,
+                                                                        settings.guidance, warmup=settings.warmup)
+            note("int8 fidelity: the same seeds in fp32 and int8")
+            results["int8_fidelity"] = measure.measure_int8_fidelity(pipe, int8_pipe, DEFAULT_PROMPT, settings.steps, settings.guidance)
+        else:
+            results["int8_fidelity"] = {"unavailable": "no quantised CPU engine in this PyTorch build"}
+
     note("VAE decode")
     results["vae_decode"] = measure.measure_decode(pipe.vae, measure.DEFAULT_GRID, settings.repeats, settings.warmup)
 
@@ -108,7 +126,7 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
     for name in settings.scaling:
         note(f"DiT step on {name}" + (" against the diffusers peer" if peer is not None else ""))
         row = measure.measure_step(pipe.dit, measure.SCALING_GRIDS[name], settings.repeats, settings.warmup, peer,
-                                   settings.peak_size, bf16=native_bf16)
+                                   settings.peak_size, bf16=native_bf16, int8_dit=int8_pipe.dit if int8_pipe else None)
         steps.append({"canvas": name, **row})
     note("memory per step (a fresh child process)")
     grids = [measure.SCALING_GRIDS[name] for name in settings.scaling]

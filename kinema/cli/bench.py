@@ -38,6 +38,7 @@ def bench_command(
     peer: bool = typer.Option(True, "--peer/--no-peer", help="Compare with the same-size diffusers WanTransformer3DModel (needs diffusers)."),
     end_to_end: bool = typer.Option(True, "--end-to-end/--no-end-to-end", help="Generate the default clip through the whole pipeline (with safety checks)."),
     distilled: Path = typer.Option(None, help="A distilled few-step DiT folder (kinema.diffusion.distill): also time generation with it."),
+    int8: bool = typer.Option(True, "--int8/--no-int8", help="Also measure `kinema generate --int8` (int8 matmuls): its step beside the fp32 one and the peer, end to end, and how far its video is from fp32's (PSNR)."),
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON results to this file."),
     plot: Path = typer.Option(None, help="Write the time/memory-versus-tokens plot (PNG) here; needs matplotlib."),
 ) -> None:
@@ -48,7 +49,7 @@ def bench_command(
         raise ValueError(f"--distilled {distilled} is not a folder; make one with `python benchmarks/distill_tiny.py`")
     settings = BenchSettings(threads=threads, repeats=repeats or (QUICK["repeats"] if quick else 5),
                              warmup=QUICK["warmup"] if quick else 1, weights=str(weights) if weights else None,
-                             peer=peer, end_to_end=end_to_end, distilled=str(distilled) if distilled else None)
+                             peer=peer, end_to_end=end_to_end, distilled=str(distilled) if distilled else None, int8=int8)
     with console.status("benchmarking") as status:
         results = run_bench(settings, note=lambda message: status.update(f"benchmarking: {message}"))
     results = json_ready(results)

@@ -61,10 +61,13 @@ def run_command(
     output: Path = typer.Option(Path("kinemabench-results.json"), "--output", "-o", help="Results JSON."),
     calibration: Path = typer.Option(None, help="A `kinema eval calibrate` JSON to print beside the model (default: the one shipped with the suite)."),
     examples: int = typer.Option(4, help="Keep frame strips of this many best and worst prompts for the report."),
+    int8: bool = typer.Option(False, "--int8", help="Sample with int8 matmuls (kinema generate --int8) to measure what they cost in score."),
 ) -> None:
     """Generate every suite prompt with the model and score it; save results as JSON.
 
       kinema eval run --model weights/kinema-tiny --subset ci -o results.json
+
+      kinema eval run --subset ci --int8 -o results-int8.json   # the score of int8 sampling
 
     On several processes (each generates and scores its share; rank 0 merges and writes):
 
@@ -75,14 +78,15 @@ def run_command(
     from kinema.eval.suite import load_suite, packaged_calibration
 
     try:
-        make = model_video_maker(model)
+        make = model_video_maker(model, int8)
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     chosen = load_suite(suite, subset)
     from kinema.train.distributed import cpu_process_group
 
     with cpu_process_group() as (rank, world):  # under torchrun each process scores its share
-        results = run_suite(chosen, make, label=model or "shipped model", keep_frames=examples, distributed=world > 1)
+        results = run_suite(chosen, make, label=(model or "shipped model") + (" (int8)" if int8 else ""), keep_frames=examples,
+                            distributed=world > 1)
     if rank != 0:
         return  # rank 0 writes and prints
     cal = _read_json(calibration) if calibration else packaged_calibration(chosen.name)

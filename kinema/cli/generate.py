@@ -31,6 +31,7 @@ def generate_command(
     no_watermark: bool = typer.Option(False, "--no-watermark", help="Research only: skip the invisible watermark (recorded in the manifest)."),
     prompts_file: Path = typer.Option(None, "--prompts-file", help="Many videos: one prompt per line; prompt i gets seed --seed + i and is written to -o FOLDER/NNNN-slug.mp4 (+ index.json). Under torchrun the processes share the prompts."),
     distilled: Path = typer.Option(None, "--distilled", help="Few-step sampler: a distilled DiT folder (benchmarks/distill_tiny.py); uses its own steps and guidance (4 steps instead of 20). See docs/performance.md."),
+    int8: bool = typer.Option(False, "--int8", help="Faster CPU sampling: the transformer's matmuls in int8 (about 1.5x faster steps; the video stays within ~40 dB PSNR of fp32's). CPU only; recorded in the C2PA manifest. See docs/performance.md."),
     device: str = typer.Option("cpu", "--device", help="Where the models run: cpu (default), cuda, cuda:N or auto (a GPU if there is one). The seed gives the same video on any device, up to rounding."),
     parallel: str = typer.Option("auto", "--parallel", help="One prompt under torchrun: how processes share each model call: auto, cfg (guidance pair on 2 processes) or sequence (frames split)."),
 ) -> None:
@@ -45,6 +46,8 @@ def generate_command(
     Many prompts, on 4 processes: torchrun --standalone --nproc-per-node 4 --no-python kinema generate --prompts-file prompts.txt -o videos/
 
     With a fine-tuned LoRA: kinema generate "my clip's caption" --lora runs/finetune/lora --lora-scale 0.8
+
+    Faster on a CPU: kinema generate "a red ball bounces to the right" --int8 --steps 10
     """
     from kinema.cli.generate_many import Request, generate_many, generate_one
     from kinema.device import pick_device
@@ -59,12 +62,14 @@ def generate_command(
         raise ValueError("give either a PROMPT or --prompts-file, not both")
     if distilled is not None and (prompts_file is not None or launched_by_torchrun()):
         raise ValueError("--distilled works with one PROMPT in one process, not with --prompts-file or torchrun")
+    if int8 and pick_device(device).type != "cpu":
+        raise ValueError(f"--int8 runs on the CPU only; drop it or use --device cpu (got --device {device})")
     pick_device(device)  # a bad --device fails before anything loads
     parse_size(size)
     check_frames(frames)
     request = Request(output, size, frames, steps, guidance, seed, solver, weights, lora, lora_scale, enhance,
                       SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark),
-                      parallel, device, distilled)
+                      parallel, device, distilled, int8)
     if prompts_file is not None:
         return generate_many(prompts_file, request)
     if launched_by_torchrun() and request.rank_device() != "cpu":

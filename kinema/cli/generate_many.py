@@ -47,6 +47,7 @@ class Request:
     parallel: str
     device: str = "cpu"  # cpu, cuda or auto; under torchrun a GPU rank takes cuda:LOCAL_RANK
     distilled: Path | None = None  # a distilled few-step DiT (its own steps and guidance); one process only
+    int8: bool = False  # the DiT's block matmuls in int8 (CPU only; kinema.models.int8)
 
     def rank_device(self) -> str:
         import os
@@ -65,7 +66,7 @@ class Request:
         from kinema.pipeline import load_pipeline
 
         return load_pipeline(str(self.weights) if self.weights else None, str(self.lora) if self.lora else None,
-                             self.lora_scale, self.rank_device())
+                             self.lora_scale, self.rank_device(), self.int8)
 
 
 def read_prompts(path: Path) -> list[str]:
@@ -102,6 +103,8 @@ def _settings(prompt: str, model_prompt: str, seed: int, request: Request) -> di
                 "guidance": request.guidance, "seed": seed, "solver": request.solver}
     if request.lora:
         settings.update({"lora": str(request.lora), "lora_scale": request.lora_scale})
+    if request.int8:
+        settings["precision"] = "int8"
     return settings
 
 

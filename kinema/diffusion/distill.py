@@ -153,9 +153,13 @@ def load_distilled(folder: Path | str) -> tuple[DiT, DistilledMeta]:
 
 def with_distilled(pipe: Any, folder: Path | str) -> tuple[Any, int, float]:
     """`pipe` (a `kinema.pipeline.Pipeline`) with its DiT swapped for the distilled student, and
-    the steps and guidance to sample it with (its trained windows)."""
+    the steps and guidance to sample it with (its trained windows). An int8 pipeline gets an int8 student."""
+    from kinema.models.int8 import int8_matmuls, is_int8
+
     student, meta = load_distilled(folder)
     if student.cfg.latent_channels != pipe.dit.cfg.latent_channels:
         raise ValueError(f"distilled model {folder} has {student.cfg.latent_channels} latent channels, "
                          f"the pipeline's VAE {pipe.dit.cfg.latent_channels}")
+    if is_int8(pipe.dit):
+        student = int8_matmuls(student)
     return replace(pipe, dit=student, name=f"{pipe.name}+few-step"), meta.steps, meta.guidance

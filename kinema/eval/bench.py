@@ -183,14 +183,15 @@ def _shuffled(suite: Suite, renders: dict[str, np.ndarray]) -> VideoMaker:
     return make
 
 
-def model_video_maker(weights: str | None) -> VideoMaker:
-    """Generate each entry with `kinema.pipeline.generate`; a clear error if it is not there."""
+def model_video_maker(weights: str | None, int8: bool = False) -> VideoMaker:
+    """Generate each entry with `kinema.pipeline.generate` (`int8`: int8 matmuls on the CPU); a
+    clear error if it is not there."""
     try:
         from kinema.pipeline import generate
     except ImportError as error:
         raise RuntimeError("kinema.pipeline.generate is not available; the generator is not installed") from error
 
     def make(entry: SuiteEntry) -> Any:
-        return generate(entry.prompt, weights=weights, size=entry.size, frames=entry.frames, seed=entry.seed)
+        return generate(entry.prompt, weights=weights, int8=int8, size=entry.size, frames=entry.frames, seed=entry.seed)
 
     return make

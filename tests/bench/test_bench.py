@@ -103,9 +103,14 @@ def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: 
     assert e2e["video_seconds"] == pytest.approx(33 / 8) and e2e["real_time_factor"] == pytest.approx(e2e["seconds"] / (33 / 8), rel=1e-3)
     assert set(e2e["stage_seconds"]) == {"text", "sample", "decode", "safety_and_watermark"}
     assert results["vae_decode"]["decode_ms"] > 0
+    for step in results["dit_steps"]:  # int8 sampling measured in the same rounds
+        assert step["int8_ms"] > 0 and step["fp32_over_int8"] > 0 and step["peer_over_int8_cpu"] > 0
+    assert results["end_to_end_int8"]["seconds"] > 0
+    fidelity = results["int8_fidelity"]
+    assert fidelity["psnr_int8_vs_fp32_db"] > 0 and fidelity["psnr_other_seed_db"] > 0
     json.dumps(results)  # JSON-safe
     names = [t["target"] for t in report.targets(results)]
-    assert len(names) == 8 and all(t["met"] in (True, False, None) for t in report.targets(results))
+    assert len(names) == 11 and all(t["met"] in (True, False, None) for t in report.targets(results))
     assert [r["token_ratio"] for r in report.scaling_rows(results)] == [1.0, 2.0]
     assert report.plot_scaling(results, tmp_path / "scaling.png").stat().st_size > 1000
 

@@ -117,7 +117,7 @@ def test_run_calls_the_generator_with_the_entry(small: Suite, monkeypatch: pytes
     part = Suite("part", small.entries[:1])
     results = run_suite(part, model_video_maker("weights/x"), label="fake")
     entry = part.entries[0]
-    assert calls == [(entry.prompt, "weights/x", {"size": entry.size, "frames": entry.frames, "seed": entry.seed})]
+    assert calls == [(entry.prompt, "weights/x", {"int8": False, "size": entry.size, "frames": entry.frames, "seed": entry.seed})]
     assert results["summary"]["overall"] >= 0.9
 
 
