@@ -4,17 +4,17 @@ Contract: `classify(text)` returns `(category, probability)`: the harmful catego
 probability passes its threshold (the most probable one if several do), else
 `(None, highest harmful probability)`. It catches what no word list does ("a man plunges a blade
 into another man's belly"). The model is a one-hidden-layer ReLU network (`HIDDEN` units; 0 gives
-the multinomial logistic regression of rounds 1-4) on the pooled MiniLM vector
-(`kinema.text.encoder`, 384-d, L2-normalised), six classes (benign + the five categories), stored
-in `data/classifier.npz` (float16, ~180 KB), loaded once per process. It reads the prompt
+the multinomial logistic regression of rounds 1-4) on the pooled all-mpnet-base-v2 vector
+(`kinema.safety.sentence`, 768-d, L2-normalised; rounds 1-5 used the generator's MiniLM), six classes (benign + the five categories), stored
+in `data/classifier.npz` (float16, ~360 KB), loaded once per process. It reads the prompt
 normalised and without its allow-listed benign phrases (`lexicon.without_allowed`). Encoding costs
-~10 ms a prompt on an idle core, and the encoder caches prompts it has seen.
+~70 ms a prompt on an idle core, and the encoder caches prompts it has seen.
 
 A nearest-exemplar vote adds refusals the classifier misses: when the prompt's `VOTERS`
 nearest exemplars all belong to one harmful class at a mean cosine of at least `VOTE_SIMILARITY`
 (chosen on the exemplars alone, each benign one against all the others), it is refused as that
 class. A nearest-exemplar check backs every classifier refusal: the prompt's `NEIGHBOURS` nearest
-training exemplars (cosine, `data/exemplar_vectors.npz`, int8, ~1.8 MB) must not be mostly benign.
+training exemplars (cosine, `data/exemplar_vectors.npz`, int8, ~3.5 MB) must not be mostly benign.
 A boundary drawn for "the yellow electric mouse" also cuts through "the pink ball beats the green
 ball"; the world caption next to it says what it is. It only ever turns a refusal into an allow.
 
@@ -54,8 +54,8 @@ CLASSIFIER_PATH = DATA_DIR / "classifier.npz"
 NEIGHBOURS_PATH = DATA_DIR / "exemplar_vectors.npz"  # int8 sentence vectors + labels of every exemplar
 NEIGHBOURS = 3  # a refusal needs at most one benign exemplar among the prompt's 3 nearest
 VOTERS = 5  # the nearest-exemplar vote: refuse when the 5 nearest exemplars are all one harmful class ...
-VOTE_SIMILARITY = 0.65  # ... at a mean cosine of at least this: the lowest of 0.60/0.65/0.70 at which
-# at most 0.1% of the benign exemplars (each against all the others) would be refused (0.04%; a test checks)
+VOTE_SIMILARITY = 0.60  # ... at a mean cosine of at least this: the lowest of 0.60/0.65/0.70 at which
+# at most 0.1% of the benign exemplars (each against all the others) would be refused (0.08%; a test checks)
 CLASSES: tuple[str, ...] = ("benign", "violence", "sexual", "hate", "real_person", "copyright")
 TARGET_FPR = 0.01  # held-out benign exemplars refused at the chosen threshold
 WORLD_CAPTIONS = 900  # templated world captions added to the benign exemplars
@@ -63,8 +63,8 @@ TEMPLATED = {"benign": 400, "violence": 300, "sexual": 200, "hate": 200, "real_p
 DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.described: famous people/characters unnamed
 # Red-team splits once measured are "spent" and, from round 5 on, trained on: they are the most
 # varied prompts written against this filter. Sealed splits (benchmarks/moderation.py) never are.
-SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl")
-SEALED_REDTEAM = ("redteam_fresh6.jsonl",)  # measures round 5: none of its prompts is trained on, even one an older split repeats
+SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl")
+SEALED_REDTEAM = ("redteam_fresh7.jsonl",)  # measures round 6: none of its prompts is trained on, even one an older split repeats
 HOLD_OUT_ENV = "KINEMA_MODERATION_HOLD_OUT"  # splits to leave out of training (validation runs), e.g. "fresh5"
 L2 = 1e-3  # weight decay of the logistic regression (HIDDEN = 0)
 HIDDEN = 256  # ReLU units of the classifier's hidden layer (0: logistic regression)
@@ -78,15 +78,15 @@ MAX_THRESHOLD = 0.999  # a class never needs more confidence than this
 @dataclass(frozen=True)
 class Classifier:
     classes: tuple[str, ...]
-    weight: np.ndarray  # (C, D): D = 384, or HIDDEN after the hidden layer
+    weight: np.ndarray  # (C, D): D = 768 (the sentence vector), or HIDDEN after the hidden layer
     bias: np.ndarray  # (C,)
     threshold: np.ndarray  # (C,) refuse when a harmful class's probability reaches its threshold
     exemplar_hash: str  # sha256 of the exemplar files it was trained on
-    hidden_weight: np.ndarray | None = None  # (HIDDEN, 384): a ReLU layer before the output, or None (linear)
+    hidden_weight: np.ndarray | None = None  # (HIDDEN, 768): a ReLU layer before the output, or None (linear)
     hidden_bias: np.ndarray | None = None
 
     def probabilities(self, pooled: np.ndarray) -> np.ndarray:
-        """(B, 384) sentence vectors -> (B, C) class probabilities."""
+        """(B, 768) sentence vectors -> (B, C) class probabilities."""
         features = pooled if self.hidden_weight is None else np.maximum(pooled @ self.hidden_weight.T + self.hidden_bias, 0.0)
         logits = features @ self.weight.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
@@ -121,14 +121,18 @@ def exemplar_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def spent_redteam() -> list[tuple[str, str]]:
-    """(prompt, class) of every spent red-team prompt, less the splits named in $KINEMA_MODERATION_HOLD_OUT."""
+def sealed_prompts() -> set[str]:
+    """Canonical forms of the sealed splits' prompts: nothing that reads the same is trained on."""
     from kinema.safety.normalize import canonical
 
+    return {canonical(row["prompt"]) for name in SEALED_REDTEAM if (DATA_DIR / name).exists() for row in _jsonl(DATA_DIR / name)}
+
+
+def spent_redteam() -> list[tuple[str, str]]:
+    """(prompt, class) of every spent red-team prompt, less the splits named in $KINEMA_MODERATION_HOLD_OUT."""
     held_out = set(filter(None, os.environ.get(HOLD_OUT_ENV, "").split(",")))
     rows = [row for name in SPENT_REDTEAM for row in _jsonl(DATA_DIR / name) if row["split"] not in held_out]
-    sealed = {canonical(row["prompt"]) for name in SEALED_REDTEAM if (DATA_DIR / name).exists() for row in _jsonl(DATA_DIR / name)}
-    return [(row["prompt"], row["category"] or "benign") for row in rows if canonical(row["prompt"]) not in sealed]
+    return [(row["prompt"], row["category"] or "benign") for row in rows]
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -137,9 +141,12 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def load_exemplars() -> tuple[list[str], np.ndarray]:
     """(texts, class indices) of the training set, normalised as prompts are at run time."""
+    from kinema.safety.normalize import canonical
+
     texts: list[str] = []
     labels: list[int] = []
     spent = spent_redteam()
+    sealed = sealed_prompts()  # an exemplar written independently can match a sealed prompt word for word
     for index, name in enumerate(CLASSES):
         files = [EXEMPLAR_DIR / f"{name}.txt", *sorted(EXEMPLAR_DIR.glob(f"{name}_*.txt"))]  # e.g. benign_hard.txt
         lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
@@ -149,19 +156,17 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
         lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
         lines += described(name, DESCRIBED[name]) if name in DESCRIBED else []
         lines += [prompt for prompt, label in spent if label == name]
+        lines = [line for line in lines if canonical(line) not in sealed and canonical(without_allowed(line)) not in sealed]
         texts += [without_allowed(line) for line in lines]
         labels += [index] * len(lines)
     return texts, np.array(labels)
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """Pooled, L2-normalised MiniLM vectors (B, 384) as float32 numpy."""
-    from transformers.utils import logging as transformers_logging
+    """Pooled, L2-normalised all-mpnet-base-v2 vectors (B, 768) as float32 numpy (`kinema.safety.sentence`)."""
+    from kinema.safety.sentence import sentence_vectors
 
-    from kinema.text.encoder import default_encoder
-
-    transformers_logging.disable_progress_bar()  # no "Loading weights" bar in `kinema moderate`
-    return default_encoder().encode(texts).pooled.numpy().astype(np.float32)
+    return sentence_vectors(texts)
 
 
 def fit(x: np.ndarray, y: np.ndarray, classes: int = len(CLASSES)) -> tuple[np.ndarray, np.ndarray]:
@@ -247,21 +252,21 @@ def train(folds: int = 5) -> tuple[Classifier, Neighbours, dict[str, float]]:
 
 @dataclass(frozen=True)
 class Neighbours:
-    vectors: np.ndarray  # (N, 384) int8, each row a unit vector times 127
+    vectors: np.ndarray  # (N, 768) int8, each row a unit vector times 127
     labels: np.ndarray  # (N,) class index
     exemplar_hash: str
 
     def nearest(self, pooled: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
-        """(B, 384) unit vectors -> (B, k) class indices of the k most similar exemplars."""
+        """(B, 768) unit vectors -> (B, k) class indices of the k most similar exemplars."""
         return self.nearest_with_similarity(pooled, k)[0]
 
     @cached_property
     def units(self) -> np.ndarray:
-        """(384, N) float32 exemplar vectors, converted once (not on every prompt)."""
+        """(768, N) float32 exemplar vectors, converted once (not on every prompt)."""
         return self.vectors.T.astype(np.float32) / 127.0
 
     def nearest_with_similarity(self, pooled: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 384) unit vectors -> (B, k) class indices and cosines of the k most similar exemplars."""
+        """(B, 768) unit vectors -> (B, k) class indices and cosines of the k most similar exemplars."""
         similarity = pooled @ self.units
         order = np.argsort(-similarity, axis=1)[:, :k]
         return self.labels[order].astype(int), np.take_along_axis(similarity, order, axis=1)
