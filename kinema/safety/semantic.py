@@ -63,8 +63,8 @@ TEMPLATED = {"benign": 400, "violence": 300, "sexual": 200, "hate": 200, "real_p
 DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.described: famous people/characters unnamed
 # Red-team splits once measured are "spent" and, from round 5 on, trained on: they are the most
 # varied prompts written against this filter. Sealed splits (benchmarks/moderation.py) never are.
-SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl")
-SEALED_REDTEAM = ("redteam_fresh7.jsonl",)  # measures round 6: none of its prompts is trained on, even one an older split repeats
+SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl", "redteam_fresh7.jsonl")
+SEALED_REDTEAM = ("redteam_fresh8.jsonl",)  # measures round 6b: none of its prompts is trained on, even one an exemplar repeats
 HOLD_OUT_ENV = "KINEMA_MODERATION_HOLD_OUT"  # splits to leave out of training (validation runs), e.g. "fresh5"
 L2 = 1e-3  # weight decay of the logistic regression (HIDDEN = 0)
 HIDDEN = 256  # ReLU units of the classifier's hidden layer (0: logistic regression)
