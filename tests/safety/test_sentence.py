@@ -37,7 +37,7 @@ def _fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights: bytes,
     for i, piece in enumerate((raw[:50], raw[50:120], raw[120:])):
         parts.append(tmp_path / f"zip.{i:03d}")
         parts[-1].write_bytes(piece)
-    monkeypatch.setenv("KINEMA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KINEMA_CACHE", str(tmp_path / "home"))
     monkeypatch.setattr(sentence, "part_paths", lambda: parts)
     monkeypatch.setattr(sentence, "FILES", ("config.json", "model.safetensors"))
     monkeypatch.setattr(sentence, "WEIGHTS_BYTES", len(weights))
@@ -82,3 +82,17 @@ def test_sentence_vectors_are_unit_and_semantic() -> None:
     assert vectors.shape == (3, sentence.DIM)
     assert abs(float((vectors**2).sum(1).max()) - 1) < 1e-4
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_cache_directory_is_apart_from_the_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kinema.home import kinema_cache, kinema_home
+
+    monkeypatch.setenv("KINEMA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("KINEMA_CACHE", str(tmp_path / "cache"))
+    assert kinema_cache() == tmp_path / "cache" and kinema_cache().is_dir() and kinema_home() == tmp_path / "data"
+    monkeypatch.delenv("KINEMA_CACHE")
+    assert kinema_cache() != kinema_home() and "cache" in str(kinema_cache()).lower()
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("KINEMA_CACHE", str(tmp_path / "file" / "sub"))
+    with pytest.raises(ValueError, match="KINEMA_CACHE"):
+        kinema_cache()
