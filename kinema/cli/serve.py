@@ -23,6 +23,7 @@ console = Console(stderr=True)
 
 HOME = typer.Option(None, "--home", help="Kinema's data directory (database, videos, keys); default $KINEMA_HOME or the user's data directory.")
 DATABASE = typer.Option(None, "--database-url", envvar="KINEMA_DATABASE_URL", help="SQLAlchemy URL of the job store: default sqlite:///HOME/kinema.db; postgresql://user@host:5432/db for several API processes and workers.")
+INT8 = typer.Option(False, "--int8", help="Workers sample with int8 matmuls: about 1.4x faster steps on a CPU, video within ~37 dB of fp32's (docs/performance.md); recorded in each video's C2PA manifest.")
 WEIGHTS = typer.Option(None, "--weights", help="Weights folder served (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS); its name is the API's model name.")
 LEASE = typer.Option(60.0, "--lease", help="Seconds without a heartbeat after which a job's worker is presumed dead and the job re-queued.")
 
@@ -51,6 +52,10 @@ def _config(home: Path | None, database_url: str | None, weights: Path | None, *
 
     if home is not None:
         os.environ["KINEMA_HOME"] = str(home.expanduser())
+        try:  # a new --home is created, as the default one is (the SQLite store lives in it)
+            home.expanduser().mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"--home {home} cannot be created ({error.strerror}); pass a writable folder") from None
     fields = {name: value for name, value in limits.items() if value is not None}
     return ServeConfig(**({"home": home} if home is not None else {}), database_url=database_url, weights=weights, **fields)
 
@@ -69,6 +74,7 @@ def serve_command(
     max_active_jobs: int = typer.Option(8, "--max-active-jobs", help="Queued + running jobs per API key (429 above)."),
     max_request_mb: float = typer.Option(16.0, "--max-request-mb", help="Largest request body, uploads included (413 above)."),
     lease: float = LEASE,
+    int8: bool = INT8,
     log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
     """Serve the API; see `kinema serve --help` for examples."""
@@ -77,7 +83,7 @@ def serve_command(
     from kinema.serve.app import create_app
 
     config = _config(home, database_url, weights, steps=steps, rate_limit_rpm=rate_limit, max_active_jobs=max_active_jobs,
-                     max_request_bytes=int(max_request_mb * 2**20), lease_seconds=lease)
+                     max_request_bytes=int(max_request_mb * 2**20), lease_seconds=lease, int8=int8)
     if not config.weights_dir.is_dir():
         raise ValueError(f"no Kinema weights folder at {config.weights_dir}; pass --weights")
     app = create_app(config)
@@ -111,6 +117,8 @@ def _spawn_worker(config) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped
                "--weights", str(config.weights_dir), "--lease", str(config.lease_seconds)]
     if config.database_url:
         command += ["--database-url", config.database_url]
+    if config.int8:
+        command.append("--int8")
     return subprocess.Popen(command)
 
 
@@ -120,6 +128,7 @@ def worker_command(
     database_url: str = DATABASE,
     weights: Path = WEIGHTS,
     lease: float = LEASE,
+    int8: bool = INT8,
     poll: float = typer.Option(0.5, help="Seconds between looks at an empty queue."),
     max_jobs: int = typer.Option(None, "--max-jobs", help="Exit after this many jobs (default: run until stopped)."),
 ) -> None:
@@ -136,7 +145,7 @@ def worker_command(
 
     from kinema.serve.worker import Worker
 
-    config = _config(home, database_url, weights, lease_seconds=lease, worker_poll_seconds=poll)
+    config = _config(home, database_url, weights, lease_seconds=lease, worker_poll_seconds=poll, int8=int8)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -46,6 +46,7 @@ class ServeConfig:
     max_attempts: int = 3  # a job whose worker died this often fails (code "worker_lost")
     poll_after_ms: int = 500  # `openai-poll-after-ms`: how often the SDK's create_and_poll polls
     worker_poll_seconds: float = 0.5  # how often an idle worker looks for a job
+    int8: bool = False  # workers sample with int8 matmuls (kinema.models.int8; CPU; recorded in each video's manifest)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

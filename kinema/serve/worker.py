@@ -81,7 +81,7 @@ class Worker:
         if self._pipe is None:
             from kinema.pipeline import load_pipeline
 
-            self._pipe = load_pipeline(str(self.config.weights_dir))
+            self._pipe = load_pipeline(str(self.config.weights_dir), int8=self.config.int8)
         return self._pipe
 
     def run(self, stop: threading.Event | None = None, max_jobs: int | None = None) -> int:

@@ -109,3 +109,37 @@ def test_a_worker_whose_job_is_deleted_writes_nothing(serve_home: Path, tiny_wei
     assert not thread.is_alive()
     assert not list(config.videos_dir.glob(f"{job.id}*")) and not list((config.videos_dir / ".staging").glob("*"))
     store.close()
+
+
+def test_int8_workers_load_an_int8_pipeline_and_serve_passes_the_flag_on(serve_home: Path, tiny_weights: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kinema serve --int8` starts workers with --int8; such a worker samples with int8 matmuls and
+    names its model `...+int8` (the name its videos' C2PA manifests carry)."""
+    from kinema.cli import serve as serve_cli
+    from kinema.models.int8 import is_int8
+    from kinema.serve.worker import Worker
+
+    worker = Worker(ServeConfig(home=serve_home, weights=tiny_weights, int8=True))
+    assert worker.pipe.name.endswith("+int8") and is_int8(worker.pipe.dit)
+    assert not is_int8(Worker(ServeConfig(home=serve_home, weights=tiny_weights)).pipe.dit)
+    commands: list[list[str]] = []
+    monkeypatch.setattr(serve_cli.subprocess, "Popen", lambda command: commands.append(command))
+    serve_cli._spawn_worker(ServeConfig(home=serve_home, weights=tiny_weights, int8=True))
+    serve_cli._spawn_worker(ServeConfig(home=serve_home, weights=tiny_weights))
+    assert "--int8" in commands[0] and "--int8" not in commands[1]
+
+
+def test_worker_cli_creates_a_new_home_and_names_one_it_cannot(tmp_path: Path, tiny_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from kinema.cli import app
+
+    monkeypatch.setenv("KINEMA_HOME", str(tmp_path / "elsewhere"))
+    home = tmp_path / "new" / "home"
+    done = CliRunner().invoke(app, ["worker", "--home", str(home), "--weights", str(tiny_weights), "--max-jobs", "0"])
+    assert done.exit_code == 0, done.output
+    assert (home / "kinema.db").is_file()
+    (tmp_path / "file").write_text("x")
+    bad = CliRunner().invoke(app, ["worker", "--home", str(tmp_path / "file" / "sub"), "--max-jobs", "0"])
+    message = " ".join(bad.output.split())  # rich wraps long lines
+    assert bad.exit_code == 2 and "--home" in message and "cannot be created" in message
