@@ -26,25 +26,24 @@ CACHE_ENV_VAR = "KINEMA_CACHE"
 
 def kinema_home() -> Path:
     """The data directory (created if missing): $KINEMA_HOME or the user's data directory."""
-    override = os.environ.get(ENV_VAR, "").strip()
-    home = Path(override).expanduser() if override else Path(platformdirs.user_data_dir("kinema", appauthor=False))
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"cannot create Kinema's data directory {home} ({error.strerror}); "
-                         f"set ${ENV_VAR} to a writable folder") from None
-    if not home.is_dir():
-        raise ValueError(f"Kinema's data directory {home} is not a folder; set ${ENV_VAR} to a folder")
-    return home
+    return _folder(ENV_VAR, platformdirs.user_data_dir("kinema", appauthor=False), "data")
 
 
 def kinema_cache() -> Path:
     """The cache directory (created if missing): $KINEMA_CACHE or the user's cache directory."""
-    override = os.environ.get(CACHE_ENV_VAR, "").strip()
-    cache = Path(override).expanduser() if override else Path(platformdirs.user_cache_dir("kinema", appauthor=False))
+    return _folder(CACHE_ENV_VAR, platformdirs.user_cache_dir("kinema", appauthor=False), "cache")
+
+
+def _folder(env_var: str, default: str, what: str) -> Path:
+    """$`env_var` (when set and not empty) or `default`, created with parents; a clear error naming
+    the variable when it cannot be."""
+    override = os.environ.get(env_var, "").strip()
+    folder = Path(override).expanduser() if override else Path(default)
     try:
-        cache.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ValueError(f"cannot create Kinema's cache directory {cache} ({error.strerror}); "
-                         f"set ${CACHE_ENV_VAR} to a writable folder") from None
-    return cache
+        raise ValueError(f"cannot create Kinema's {what} directory {folder} ({error.strerror}); "
+                         f"set ${env_var} to a writable folder") from None
+    if not folder.is_dir():
+        raise ValueError(f"Kinema's {what} directory {folder} is not a folder; set ${env_var} to a folder")
+    return folder

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -109,8 +109,8 @@ class Pipeline:
         """The pipeline of a weights folder; `lora` adds fine-tuned adapters (`kinema finetune`)
         at `lora_scale` (0: the base model, 1: as trained), merged into the weights so that
         generation costs what it costs without them. `device`: cpu (default), cuda, cuda:N or auto.
-        `int8`: the transformer's block matmuls in int8 on the CPU (`kinema.models.int8`: about
-        1.5x faster steps, video within ~40 dB of fp32's)."""
+        `int8`: the transformer's block matmuls in int8 on the CPU (`kinema.models.int8`: 1.3-1.5x
+        faster steps, video ~37 dB PSNR from fp32's; docs/performance.md)."""
         chosen = pick_device(device)
         if int8 and chosen.type != "cpu":
             raise ValueError(f"int8 sampling runs on the CPU only, not on {chosen}; use --device cpu or drop --int8")
@@ -126,11 +126,15 @@ class Pipeline:
                 raise ValueError(f"lora_scale {lora_scale} must be a finite number (0: off, 1: as trained)")
             load_lora(dit, lora, strength=lora_scale, merge=True)
             name = f"{folder.name}+lora:{Path(lora).name}@{lora_scale:g}"
-        if int8:
-            from kinema.models.int8 import int8_matmuls
+        pipe = cls(load_vae(folder), dit, default_encoder(), name).to(chosen)
+        return pipe.with_int8() if int8 else pipe
 
-            dit, name = int8_matmuls(dit), f"{name}+int8"
-        return cls(load_vae(folder), dit, default_encoder(), name).to(chosen)
+    def with_int8(self) -> Pipeline:
+        """This pipeline with its transformer's block matmuls in int8 (`kinema.models.int8`; CPU
+        only), named `<name>+int8` so that manifests record it."""
+        from kinema.models.int8 import int8_matmuls
+
+        return replace(self, dit=int8_matmuls(self.dit), name=f"{self.name}+int8")
 
     def text(self, prompts: list[str]) -> TextContext:
         states = self.encoder.encode(prompts)

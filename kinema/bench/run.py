@@ -92,12 +92,10 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
 
     int8_pipe = None
     if settings.int8:
-        from dataclasses import replace
-
-        from kinema.models.int8 import int8_available, int8_matmuls
+        from kinema.models.int8 import int8_available
 
         if int8_available():
-            int8_pipe = replace(pipe, dit=int8_matmuls(pipe.dit), name=f"{pipe.name}+int8")
+            int8_pipe = pipe.with_int8()
             if settings.end_to_end:
                 note("end to end: int8 matmuls")
                 results["end_to_end_int8"] = measure.measure_end_to_end(int8_pipe, DEFAULT_PROMPT, settings.repeats, settings.steps,

@@ -156,9 +156,10 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
         lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
         lines += described(name, DESCRIBED[name]) if name in DESCRIBED else []
         lines += [prompt for prompt, label in spent if label == name]
-        lines = [line for line in lines if canonical(line) not in sealed and canonical(without_allowed(line)) not in sealed]
-        texts += [without_allowed(line) for line in lines]
-        labels += [index] * len(lines)
+        readable = [(line, without_allowed(line)) for line in lines]
+        kept = [text for line, text in readable if canonical(line) not in sealed and canonical(text) not in sealed]
+        texts += kept
+        labels += [index] * len(kept)
     return texts, np.array(labels)
 
 
