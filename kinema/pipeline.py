@@ -32,6 +32,7 @@ from kinema.device import pick_device
 from kinema.diffusion.flow import resolution_shift
 from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, timestep_schedule
 from kinema.models.dit import DiT, DiTConfig, TextContext
+from kinema.models.packed import pack_linears, packing_available
 from kinema.models.vae import SPATIAL, TEMPORAL, VAEConfig, VideoVAE, latent_frames
 from kinema.text.encoder import TextEncoder, default_encoder
 from kinema.text.prompt import check_prompt
@@ -105,12 +106,14 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, folder: Path | str | None = None, lora: Path | str | None = None, lora_scale: float = 1.0,
-                        device: str | torch.device = "cpu", int8: bool = False) -> Pipeline:
+                        device: str | torch.device = "cpu", int8: bool = False, packed: bool = True) -> Pipeline:
         """The pipeline of a weights folder; `lora` adds fine-tuned adapters (`kinema finetune`)
         at `lora_scale` (0: the base model, 1: as trained), merged into the weights so that
         generation costs what it costs without them. `device`: cpu (default), cuda, cuda:N or auto.
         `int8`: the transformer's block matmuls in int8 on the CPU (`kinema.models.int8`: 1.3-1.5x
-        faster steps, video ~37 dB PSNR from fp32's; docs/performance.md)."""
+        faster steps, video ~37 dB PSNR from fp32's; docs/performance.md). `packed` (default, fp32 on
+        the CPU): the block matmuls on oneDNN with weights packed once and GELU fused
+        (`kinema.models.packed`: same results up to fp32 rounding, faster steps)."""
         chosen = pick_device(device)
         if int8 and chosen.type != "cpu":
             raise ValueError(f"int8 sampling runs on the CPU only, not on {chosen}; use --device cpu or drop --int8")
@@ -127,7 +130,11 @@ class Pipeline:
             load_lora(dit, lora, strength=lora_scale, merge=True)
             name = f"{folder.name}+lora:{Path(lora).name}@{lora_scale:g}"
         pipe = cls(load_vae(folder), dit, default_encoder(), name).to(chosen)
-        return pipe.with_int8() if int8 else pipe
+        if int8:
+            return pipe.with_int8()
+        if packed and chosen.type == "cpu" and packing_available():
+            pack_linears(pipe.dit)
+        return pipe
 
     def with_int8(self) -> Pipeline:
         """This pipeline with its transformer's block matmuls in int8 (`kinema.models.int8`; CPU

@@ -130,18 +130,19 @@ def tokens_of(dit: DiT, grid: tuple[int, int, int]) -> int:
 
 def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int = 1, peer: torch.nn.Module | None = None,
                  peak_size: int = 2048, bf16: bool = False, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS,
-                 int8_dit: DiT | None = None) -> dict[str, Any]:
+                 int8_dit: DiT | None = None, peak_kernel: str = "mkl", unpacked_dit: DiT | None = None) -> dict[str, Any]:
     """One sampling step's DiT forward on `grid`, interleaved round by round with the peer on the
-    same inputs, the fp32 matmul peak (so that the share of peak compares like with like under
-    changing load), if `bf16` Kinema under bf16 autocast, and `int8_dit` (the same model with int8
-    matmuls, `kinema.models.int8`). Ratios are per round, then medians."""
+    same inputs, the fp32 matmul peak with `peak_kernel` (so that the share of peak compares like
+    with like under changing load), if `bf16` Kinema under bf16 autocast, `int8_dit` (the same
+    model with int8 matmuls, `kinema.models.int8`) and `unpacked_dit` (the same model on eager
+    `F.linear`, when `dit` is packed: `kinema.models.packed`). Ratios are per round, then medians."""
+    from kinema.bench.peak import square_matmul
     from kinema.bench.peer import peer_forward
 
     inputs = step_inputs(dit, grid, batch, text_tokens)
     tokens, cfg = tokens_of(dit, grid), dit.cfg
     flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=True)
-    g = torch.Generator().manual_seed(1)
-    a, b = torch.randn(peak_size, peak_size, generator=g), torch.randn(peak_size, peak_size, generator=g)
+    peak_matmul = square_matmul("fp32", peak_size, peak_kernel)
 
     def bf16_step() -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -150,7 +151,7 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
     with torch.no_grad():
         kv = dit.text_kv(inputs.text)
         fns: dict[str, Callable[[], Any]] = {"kinema": lambda: dit(inputs.latent, inputs.timesteps, inputs.text, kv),
-                                             "peak": lambda: torch.mm(a, b)}
+                                             "peak": peak_matmul}
         if peer is not None:
             fns["peer"] = lambda: peer_forward(peer, inputs.latent, inputs.timesteps, inputs.text.tokens)
         if bf16:
@@ -158,6 +159,9 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         if int8_dit is not None:
             kv8 = int8_dit.text_kv(inputs.text)
             fns["kinema_int8"] = lambda: int8_dit(inputs.latent, inputs.timesteps, inputs.text, kv8)
+        if unpacked_dit is not None:
+            kv_plain = unpacked_dit.text_kv(inputs.text)
+            fns["kinema_unpacked"] = lambda: unpacked_dit(inputs.latent, inputs.timesteps, inputs.text, kv_plain)
         cpu: dict[str, list[float]] = {}
         times = interleaved(fns, repeats, warmup, cpu)
     peak_flops = 2 * peak_size**3
@@ -172,6 +176,7 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         "kinema_samples_ms": [t * 1000 for t in times["kinema"]],
         "kinema_gflops": flops / kinema_ms / 1e6,
         "peak_gflops": peak_flops / median_ms(times["peak"]) / 1e6,
+        "peak_kernel": peak_kernel,
         # per round: (model FLOP/s) / (peak FLOP/s) = (flops / t_model) / (peak_flops / t_peak)
         "kinema_fraction_of_peak": statistics.median((flops / tk) / (peak_flops / tp) for tk, tp in zip(times["kinema"], times["peak"])),
         # the same share counted in CPU seconds: FLOPs per CPU-second of the model over those of the
@@ -183,7 +188,12 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         "peer_cpu_ms": None, "peer_over_kinema_cpu": None,
         "bf16_ms": None, "fp32_over_bf16": None,
         "int8_ms": None, "int8_cpu_ms": None, "fp32_over_int8": None, "peer_over_int8": None, "peer_over_int8_cpu": None,
+        "unpacked_ms": None, "unpacked_over_kinema": None, "unpacked_over_kinema_cpu": None,
     }
+    if unpacked_dit is not None:
+        out.update(unpacked_ms=median_ms(times["kinema_unpacked"]),
+                   unpacked_over_kinema=statistics.median(u / k for u, k in zip(times["kinema_unpacked"], times["kinema"])),
+                   unpacked_over_kinema_cpu=statistics.median(u / max(k, 1e-9) for u, k in zip(cpu["kinema_unpacked"], cpu["kinema"])))
     if peer is not None:
         peer_ms = median_ms(times["peer"])
         peer_flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=False)

@@ -72,7 +72,10 @@ def tables(results: dict[str, Any]) -> Group:
         head.add_row("[yellow]warning[/yellow]", "[yellow]the load exceeds the cores: wall-clock shares of peak mix in time spent "
                      "descheduled; read the CPU-time columns[/yellow]")
     for dtype, p in results["peak"].items():
-        head.add_row(f"matmul peak {dtype}", f"{p['gflops']:.1f} GFLOP/s ({p['size']}^3, median of {len(p['samples'])}, at start)")
+        kernel = {"fp32": "torch.mm, MKL", "fp32_onednn": "oneDNN, packed weight", "bf16": "torch.mm"}.get(dtype, "")
+        head.add_row(f"matmul peak {dtype}", f"{p['gflops']:.1f} GFLOP/s ({kernel}; {p['size']}^3, median of {len(p['samples'])}, at start)")
+    if results.get("peak_kernel"):
+        head.add_row("shares of peak are of", f"the faster fp32 kernel: {results['peak_kernel']} (interleaved with every step below)")
     peaks = [s["peak_gflops"] for s in results.get("dit_steps") or [] if s.get("peak_gflops")]
     if peaks:
         head.add_row("fp32 peak, interleaved", ", ".join(f"{v:.1f}" for v in peaks) + " GFLOP/s (beside each canvas below)")
@@ -80,13 +83,14 @@ def tables(results: dict[str, Any]) -> Group:
     dit = Table(title="DiT forward per sampling step: batch 2 (guided), 64 text tokens, K/V cached; interleaved with "
                       "the diffusers peer and the fp32 peak matmul, medians")
     for col in ("canvas", "tokens", "GFLOP", "ms", "GFLOP/s", "of peak", "of peak (cpu)", "peer ms", "peer/us", "peer/us (cpu)",
-                "bf16 ms", "fp32/bf16", "int8 ms", "peer/int8 (cpu)", "MB", "peer MB"):
+                "eager ms", "eager/packed", "bf16 ms", "fp32/bf16", "int8 ms", "peer/int8 (cpu)", "MB", "peer MB"):
         dit.add_column(col, justify="right")
     for s in results.get("dit_steps") or []:
         dit.add_row(s["canvas"], str(s["tokens"]), _f(s["gflop"], ".2f"), _f(s["kinema_ms"]), _f(s["kinema_gflops"]),
                     _f(None if s["kinema_fraction_of_peak"] is None else 100 * s["kinema_fraction_of_peak"], ".0f", "%"),
                     _f(None if s.get("kinema_fraction_of_peak_cpu") is None else 100 * s["kinema_fraction_of_peak_cpu"], ".0f", "%"),
-                    _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s.get("peer_over_kinema_cpu"), ".2f", "x"), _f(s.get("bf16_ms")), _f(s.get("fp32_over_bf16"), ".2f", "x"),
+                    _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s.get("peer_over_kinema_cpu"), ".2f", "x"),
+                    _f(s.get("unpacked_ms")), _f(s.get("unpacked_over_kinema"), ".2f", "x"), _f(s.get("bf16_ms")), _f(s.get("fp32_over_bf16"), ".2f", "x"),
                     _f(s.get("int8_ms")), _f(s.get("peer_over_int8_cpu"), ".2f", "x"), _f(s.get("kinema_memory_mb"), ".1f"), _f(s.get("peer_memory_mb"), ".1f"))
     parts: list[Any] = [head, dit]
     peer = results.get("peer")

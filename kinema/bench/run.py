@@ -7,6 +7,7 @@ come later and are reported apart).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -54,6 +55,7 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
     from kinema.bench import machine, measure, peak
     from kinema.bench.memory import step_memory
     from kinema.bench.peer import PeerUnavailable, build_peer
+    from kinema.models.packed import is_packed, pack_linears, unpack_linears
     from kinema.pipeline import Pipeline
 
     torch.set_num_threads(settings.threads)
@@ -63,9 +65,10 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
         "machine": machine.describe(settings.threads),
         "settings": asdict(settings),
     }
-    note("matmul peak (fp32, bf16)")
-    peaks = {d: peak.matmul_peak(d, settings.peak_size, repeats=max(3, settings.repeats)) for d in ("fp32", "bf16")}
+    note("matmul peak (fp32 with MKL and with oneDNN, bf16)")
+    peaks = peak.measured_peaks(settings.peak_size, repeats=max(3, settings.repeats))
     results["peak"] = {d: p.to_dict() for d, p in peaks.items()}
+    results["peak_kernel"] = peak_kernel = peak.fastest_fp32_kernel(peaks)  # shares of peak are of the faster one
 
     note("loading the model")
     pipe = Pipeline.from_pretrained(settings.weights)
@@ -85,7 +88,7 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
 
             note("end to end: the distilled few-step sampler")
             student, meta = load_distilled(settings.distilled)
-            few = Pipeline(pipe.vae, student, pipe.encoder, f"{pipe.name}+distilled")
+            few = Pipeline(pipe.vae, pack_linears(student) if is_packed(pipe.dit) else student, pipe.encoder, f"{pipe.name}+distilled")
             results["end_to_end_few_step"] = measure.measure_end_to_end(
                 few, DEFAULT_PROMPT, settings.repeats, meta.steps, meta.guidance, warmup=settings.warmup)
             results["end_to_end_few_step"]["distilled"] = str(Path(settings.distilled))
@@ -120,11 +123,13 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
         except PeerUnavailable as error:
             results["peer"] = {"unavailable": str(error)}
     native_bf16 = bool({"avx512_bf16", "amx_bf16"} & set(results["machine"]["flags"]))
+    unpacked = unpack_linears(copy.deepcopy(pipe.dit)) if is_packed(pipe.dit) else None  # eager F.linear, for the packing gain
     steps = []
     for name in settings.scaling:
         note(f"DiT step on {name}" + (" against the diffusers peer" if peer is not None else ""))
         row = measure.measure_step(pipe.dit, measure.SCALING_GRIDS[name], settings.repeats, settings.warmup, peer,
-                                   settings.peak_size, bf16=native_bf16, int8_dit=int8_pipe.dit if int8_pipe else None)
+                                   settings.peak_size, bf16=native_bf16, int8_dit=int8_pipe.dit if int8_pipe else None,
+                                   peak_kernel=peak_kernel, unpacked_dit=unpacked)
         steps.append({"canvas": name, **row})
     note("memory per step (a fresh child process)")
     grids = [measure.SCALING_GRIDS[name] for name in settings.scaling]

@@ -153,8 +153,10 @@ def load_distilled(folder: Path | str) -> tuple[DiT, DistilledMeta]:
 
 def with_distilled(pipe: Any, folder: Path | str) -> tuple[Any, int, float]:
     """`pipe` (a `kinema.pipeline.Pipeline`) with its DiT swapped for the distilled student, and
-    the steps and guidance to sample it with (its trained windows). An int8 pipeline gets an int8 student."""
+    the steps and guidance to sample it with (its trained windows). An int8 pipeline gets an int8
+    student, a packed one (`kinema.models.packed`) a packed student."""
     from kinema.models.int8 import int8_matmuls, is_int8
+    from kinema.models.packed import is_packed, pack_linears
 
     student, meta = load_distilled(folder)
     if student.cfg.latent_channels != pipe.dit.cfg.latent_channels:
@@ -162,4 +164,6 @@ def with_distilled(pipe: Any, folder: Path | str) -> tuple[Any, int, float]:
                          f"the pipeline's VAE {pipe.dit.cfg.latent_channels}")
     if is_int8(pipe.dit):
         student = int8_matmuls(student)
+    elif is_packed(pipe.dit):
+        student = pack_linears(student)
     return replace(pipe, dit=student, name=f"{pipe.name}+few-step"), meta.steps, meta.guidance

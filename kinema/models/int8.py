@@ -37,6 +37,9 @@ def int8_matmuls(model: nn.Module, targets: tuple[str, ...] = DIT_TARGETS) -> nn
                          f"which this build lacks (engines: {torch.backends.quantized.supported_engines}); run without --int8")
     if any(p.device.type != "cpu" for p in model.parameters()):
         raise ValueError("int8 sampling runs on the CPU only; on a GPU use --device cuda without --int8")
+    from kinema.models.packed import unpack_linears
+
+    model = unpack_linears(copy.deepcopy(model)).eval()  # quantize_dynamic swaps plain nn.Linear only
     names = [name for name, layer in model.named_modules()
              if isinstance(layer, nn.Linear) and any(fnmatch.fnmatchcase(name, t) for t in targets)]
     if not names:
@@ -45,8 +48,7 @@ def int8_matmuls(model: nn.Module, targets: tuple[str, ...] = DIT_TARGETS) -> nn
 
     with warnings.catch_warnings():  # torch.ao's eager quantisation is deprecated in favour of torchao, which we do not ship
         warnings.simplefilter("ignore")
-        return quantize_dynamic(copy.deepcopy(model).eval(), {name: per_channel_dynamic_qconfig for name in names},
-                                dtype=torch.qint8)
+        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in names}, dtype=torch.qint8)
 
 
 def is_int8(model: nn.Module) -> bool:

@@ -125,6 +125,7 @@ class MLP(nn.Module):
         super().__init__()
         hidden = int(dim * ratio)
         self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+        self.act = nn.GELU(approximate="tanh")  # a module (no parameters), so kinema.models.packed can fuse it into fc1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        return self.fc2(self.act(self.fc1(x)))

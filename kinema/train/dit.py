@@ -146,11 +146,13 @@ def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) 
 
     from kinema.eval.bench import run_suite
     from kinema.eval.suite import Suite, load_suite
+    from kinema.models.packed import pack_linears, packing_available
     from kinema.pipeline import Pipeline, load_vae
     from kinema.safety import SafetySettings
     from kinema.text.encoder import default_encoder
 
-    pipe = Pipeline(load_vae(cfg.vae), copy.deepcopy(ema_model).cpu().eval(), default_encoder())
+    pipe = Pipeline(load_vae(cfg.vae), pack_linears(copy.deepcopy(ema_model).cpu().eval()) if packing_available()
+                    else copy.deepcopy(ema_model).cpu().eval(), default_encoder())  # sample as `kinema generate` does
     suite = load_suite(subset="ci")
     suite = Suite(suite.name, suite.entries[: cfg.eval_prompts])
     off = SafetySettings.off("prompt", "frames", "watermark")

@@ -79,6 +79,13 @@ def test_peak_and_memory_probe() -> None:
     assert p.gflops > 0 and len(p.samples) == 2 and p.threads == torch.get_num_threads()
     with pytest.raises(ValueError, match="dtype"):
         peak.matmul_peak("fp8")
+    with pytest.raises(ValueError, match="kernel"):
+        peak.matmul_peak("fp32", size=64, kernel="cublas")
+    onednn = peak.matmul_peak("fp32", size=64, repeats=1, kernel="onednn")
+    assert onednn.kernel == "onednn" and onednn.gflops > 0
+    g = torch.Generator().manual_seed(0)  # the oneDNN product is the same product as torch.mm's
+    a, b = torch.randn(64, 64, generator=g), torch.randn(64, 64, generator=g)
+    assert torch.allclose(peak.square_matmul("fp32", 64, "onednn")(), peak.square_matmul("fp32", 64, "mkl")(), atol=1e-3)
     extra = measure.peak_rss_of(lambda: torch.ones(64, 1024, 1024).sum())  # 256 MB, touched
     if extra is not None:  # Linux
         assert extra > 100
@@ -90,11 +97,14 @@ def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: 
     results = json_ready(run_bench(settings))
     assert results["schema"] == SCHEMA
     assert set(results["machine"]) >= {"cpu", "logical_cores", "flags", "torch", "threads", "load_average"}
-    assert set(results["peak"]) == {"fp32", "bf16"}
+    assert set(results["peak"]) == {"fp32", "fp32_onednn", "bf16"}  # this build has oneDNN
+    assert results["peak_kernel"] == max(("mkl", "fp32"), ("onednn", "fp32_onednn"), key=lambda k: results["peak"][k[1]]["gflops"])[0]
     assert [s["tokens"] for s in results["dit_steps"]] == [144, 288]
     for step in results["dit_steps"]:
         assert step["kinema_ms"] > 0 and step["peer_ms"] > 0 and step["peer_over_kinema"] > 0
         assert 0 < step["kinema_fraction_of_peak"] and step["kinema_fraction_of_peak_cpu"] > 0 and step["peer_over_kinema_cpu"] > 0
+        assert step["peak_kernel"] == results["peak_kernel"]
+        assert step["unpacked_ms"] > 0 and step["unpacked_over_kinema"] > 0  # the pipeline samples packed: eager timed beside it
         # the test model's buffers are a few KB, below what resident memory resolves: the probe ran
         # (a number, no error), its sensitivity is tested above on a 256 MB tensor
         assert step["kinema_memory_mb"] >= 0 and step["peer_memory_mb"] >= 0
