@@ -14,7 +14,7 @@ console = Console(stderr=True)
 
 HELP = """Measure Kinema's speed on this machine, in one run, the honest way.
 
-Prints the machine's measured matmul peak (fp32 and bf16), the DiT forward per sampling step at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
+Prints the machine's measured matmul peak (fp32 with MKL and with oneDNN, the faster being the reference; bf16), the DiT forward per sampling step (packed oneDNN linears, as Kinema samples, and eager beside it) at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
 
 Examples:
 
