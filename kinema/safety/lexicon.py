@@ -4,7 +4,11 @@ Contract: `find_terms(text)` returns the `Hit`s (category, the lexicon term, the
 in `text`, after the normalisation of `kinema.safety.normalize`. Lexicons live in
 `kinema/safety/data/lexicon/<category>.txt` (the format is in the README there): strong terms
 refuse on their own; ambiguous ones (`~kill`) only next to a living target; phrases in
-`allow.txt` ("photo shoot", "blood orange") hide their words from every lexicon.
+`allow.txt` ("photo shoot", "blood orange") hide their words from every lexicon, hyphenated or
+not ("one-piece swimsuit"). A hit is `contextual` when its word has common harmless senses that
+only the sentence decides: every violence and sexual term ("a rugby hooker", "goes in for the
+kill") and names marked `?` ("turning red"); `kinema.safety.prompt` lets the semantic layer
+overrule those when it is sure the prompt is harmless.
 
 Matching is by token sequence, so word boundaries are exact: "skill" never matches "kill", "class"
 never matches "ass". Each position of a view holds several candidate spellings, and a term
@@ -13,6 +17,7 @@ matches if each of its words is among the candidates at consecutive positions.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +31,10 @@ INFLECTED = frozenset({"violence", "sexual", "hate"})  # verbs and nouns; names 
 TARGET_AFTER = 4  # words after an ambiguous term where a target makes it a hit ("shoot the man")
 TARGET_BEFORE = 3  # words before it, with an auxiliary between ("the man was shot")
 AUXILIARIES = frozenset({"was", "were", "is", "are", "be", "been", "being", "gets", "got", "get", "getting"})
+# Categories whose words ("naked", "hooker", "blow up", "kill") carry their harm only in context;
+# slurs (hate) and names (real_person, copyright: unless marked `?`) do not depend on it.
+CONTEXTUAL = frozenset({"violence", "sexual"})
+MAX_ALLOW_GLUE = 4  # allow phrases up to this many words are also matched with hyphens glued ("one-piece")
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class Term:
     text: str  # as written in the lexicon
     words: tuple[str, ...]  # normalised words, the first one possibly inflected
     weak: bool  # needs a living target nearby
+    soft: bool = False  # a name with a common harmless sense (`?turning red`): contextual
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Hit:
     category: str
     term: str  # the lexicon entry
     found: str  # the words of the prompt that matched it (normalised)
+    contextual: bool = False  # its sense depends on the sentence (see the module doc)
 
 
 @dataclass(frozen=True)
@@ -90,12 +101,12 @@ def _forms(category: str, words: tuple[str, ...], exact: bool) -> set[tuple[str,
 def _terms(category: str) -> list[Term]:
     out = []
     for entry in _read(f"{category}.txt"):
-        text = entry.lstrip("~=")
+        text = entry.lstrip("~=?")
         words = _words(text)
         if not words:
             raise ValueError(f"lexicon {category}.txt has an entry with no words: {entry!r}")
         for form in sorted(_forms(category, words, exact=entry.startswith("="))):
-            out.append(Term(category, text, form, weak=entry.startswith("~")))
+            out.append(Term(category, text, form, weak=entry.startswith("~"), soft=entry.startswith("?")))
     return out
 
 
@@ -114,13 +125,30 @@ def load_lexicon() -> Lexicon:
     for category in CATEGORIES:
         for term in _terms(category):
             by_first[term.words[0]].append(term)
-    allow = tuple(sorted({_words(p) for p in _read("allow.txt")}, key=len, reverse=True))
+    allow = tuple(sorted({glued for p in _read("allow.txt") for glued in _gluings(_words(p))}, key=len, reverse=True))
     return Lexicon(
         by_first={k: tuple(v) for k, v in by_first.items()},
         targets=frozenset(_single_words("targets.txt")),
         blockers=frozenset(_single_words("blockers.txt")),
         allow=allow,
     )
+
+
+def _gluings(words: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """`words` with each subset of neighbouring pairs written as one word, as a hyphen is read in
+    the glued view: ("one", "piece", "swimsuit") -> also ("onepiece", "swimsuit"), ..."""
+    if len(words) < 2 or len(words) > MAX_ALLOW_GLUE:
+        return {words}
+    out = set()
+    for joins in itertools.product((False, True), repeat=len(words) - 1):
+        glued = [words[0]]
+        for word, join in zip(words[1:], joins):
+            if join:
+                glued[-1] += word
+            else:
+                glued.append(word)
+        out.add(tuple(glued))
+    return out
 
 
 def _allowed_positions(sequence: tuple[frozenset[str], ...], allow: tuple[tuple[str, ...], ...]) -> set[int]:
@@ -165,7 +193,8 @@ def find_terms(text: str) -> list[Hit]:
                     if term.weak and not _has_target(sequence, start, end, lexicon, term.category == "sexual"):
                         continue
                     found = " ".join([form, *term.words[1:]])
-                    hits.setdefault((term.category, term.text), Hit(term.category, term.text, found))
+                    contextual = term.category in CONTEXTUAL or term.soft
+                    hits.setdefault((term.category, term.text), Hit(term.category, term.text, found, contextual))
     return sorted(hits.values(), key=lambda h: CATEGORIES.index(h.category))
 
 

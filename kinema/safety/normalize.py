@@ -17,7 +17,8 @@ Steps, in order:
    and other apostrophes vanish ("mcdonald's" -> mcdonald, "don't" -> dont).
 4. Runs of three or more single letters are joined ("k i l l" -> kill; also without a leading
    article "a k i l l" -> kill); letters repeated three or more times are tried as one and two
-   ("kiiill" -> kil, kill, ...); a "*" inside a word is tried as each vowel ("n*de" -> nude).
+   ("kiiill" -> kil, kill, ...); a "*" inside a word is tried as each vowel ("n*de" -> nude);
+   a capital I after a lower-case letter is also read as l ("ZeIensky" -> zelensky).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ VOWELS = "aeiouy"
 EDGE_PUNCTUATION = ".,;:?!\"'()[]{}<>«»“”‘’"
 MAX_SQUEEZE_VARIANTS = 16
 NUMBER_WORD = re.compile(r"\d+(st|nd|rd|th|s)")  # "44th", "1990s": numbers, not leetspeak
+CAPITAL_I_FOR_L = re.compile(r"(?<=[a-z])I")  # a capital I after a lower-case letter, a lookalike of l in sans-serif
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,9 @@ def split_tokens(text: str) -> list[str]:
 
 
 def glue_tokens(text: str) -> list[str]:
-    """Each whitespace token with everything but letters, digits and '*' removed."""
-    out = [re.sub(r"[^a-z0-9*]", "", token) for token in text.split()]
+    """Each whitespace token with everything but letters, digits and '*' removed (a possessive 's
+    dropped first, as `split_tokens` does: "boutique's" -> boutique)."""
+    out = [re.sub(r"[^a-z0-9*]", "", token) for token in re.sub(r"['’]s\b", "", text).split()]
     return [t for t in out if t.strip("*")]
 
 
@@ -172,6 +175,8 @@ def views(text: str) -> Views:
     """All token sequences of `text` that a lexicon should be matched against."""
     folded = close_letter_gaps(fold(text))
     strings = dict.fromkeys([folded, decode_leet(folded, LEET_I), decode_leet(folded, LEET_L)])
+    if CAPITAL_I_FOR_L.search(text):  # "ZeIensky": one more view, with that I read as l
+        strings[close_letter_gaps(fold(CAPITAL_I_FOR_L.sub("l", text)))] = None
     sequences: dict[tuple[frozenset[str], ...], None] = {}
     for string in strings:
         split = split_tokens(string)

@@ -9,7 +9,9 @@ refuses it; never a bare "no"), and the `matched` words. Layers, first hit wins:
 2. category lexicons (`kinema.safety.lexicon`): whole words and phrases, with ambiguous words
    ("shoot", "kill") refused only when aimed at a living target; and roles that name one real
    person (`kinema.safety.roles`: "the russian president", "the 44th president", "the lead singer
-   of <band>");
+   of <band>"). Violence and sexual words, and names marked as common phrases, are contextual:
+   when the semantic classifier is sure the whole prompt is harmless (`SURE_BENIGN`), they are
+   read in their harmless sense ("a rugby hooker throws the ball in", "her queen goes in for the kill");
 3. the semantic classifier (`kinema.safety.semantic`) on the encoder's sentence vector, for
    paraphrases no list holds. `semantic=False` skips it (no encoder load; lexicons only).
 
@@ -64,6 +66,11 @@ def moderate_prompt(text: str, semantic: bool = True) -> Verdict:
 @lru_cache(maxsize=4096)
 def _moderate(text: str, semantic: bool) -> Verdict:
     hits = sorted(find_terms(text) + find_roles(text), key=lambda h: CATEGORIES.index(h.category))
+    if semantic and any(h.contextual for h in hits):
+        from kinema.safety.semantic import SURE_BENIGN, benign_probability
+
+        if benign_probability(text) >= SURE_BENIGN:  # "a rugby hooker", "her queen goes in for the kill"
+            hits = [h for h in hits if not h.contextual]
     if hits:
         category = hits[0].category
         found = list(dict.fromkeys(h.found for h in hits if h.category == category))

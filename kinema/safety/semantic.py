@@ -59,12 +59,23 @@ VOTE_SIMILARITY = 0.60  # ... at a mean cosine of at least this: the lowest of 0
 CLASSES: tuple[str, ...] = ("benign", "violence", "sexual", "hate", "real_person", "copyright")
 TARGET_FPR = 0.01  # held-out benign exemplars refused at the chosen threshold
 WORLD_CAPTIONS = 900  # templated world captions added to the benign exemplars
+# The world's own captions (kinema.world: detailed and short, 2 a scene) from scenes seeded at
+# WORLD_SCENE_SEED on (tests read scenes 0-999): since round 7, when one detailed caption in 300
+# ("... one big rose triangle slides out of the frame ...") was read as sexual.
+WORLD_SCENES, WORLD_SCENE_SEED = 300, 10_000
 TEMPLATED = {"benign": 400, "violence": 300, "sexual": 200, "hate": 200, "real_person": 150}  # kinema.safety.templates
 DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.described: famous people/characters unnamed
 # Red-team splits once measured are "spent" and, from round 5 on, trained on: they are the most
 # varied prompts written against this filter. Sealed splits (benchmarks/moderation.py) never are.
-SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl", "redteam_fresh7.jsonl")
-SEALED_REDTEAM = ("redteam_fresh8.jsonl",)  # measures round 6b: none of its prompts is trained on, even one an exemplar repeats
+SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl", "redteam_fresh7.jsonl",
+                 "redteam_fresh8.jsonl")
+SEALED_REDTEAM = ("redteam_fresh9.jsonl",)  # measured round 7 once (its errors then read): none of its prompts is trained on,
+# even one an exemplar repeats; a next round needs a new sealed split
+# A contextual lexicon hit (kinema.safety.lexicon: "a rugby hooker", "goes in for the kill") is read
+# in its harmless sense when the classifier gives "benign" at least this. Chosen on fresh8 before it
+# was trained on: its benign prompts refused by such words scored 0.999-1.000, no violating prompt
+# with a lexicon hit more than 0.067.
+SURE_BENIGN = 0.9
 HOLD_OUT_ENV = "KINEMA_MODERATION_HOLD_OUT"  # splits to leave out of training (validation runs), e.g. "fresh5"
 L2 = 1e-3  # weight decay of the logistic regression (HIDDEN = 0)
 HIDDEN = 256  # ReLU units of the classifier's hidden layer (0: logistic regression)
@@ -111,7 +122,8 @@ class Classifier:
 
 def exemplar_hash() -> str:
     """Fingerprint of everything the classifier is trained on (a stale classifier fails a test)."""
-    digest = hashlib.sha256(json.dumps([TEMPLATED, DESCRIBED, WORLD_CAPTIONS, L2, STEPS, HIDDEN, EPOCHS, INPUT_SCALE], sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps([TEMPLATED, DESCRIBED, WORLD_CAPTIONS, WORLD_SCENES, WORLD_SCENE_SEED, L2, STEPS, HIDDEN, EPOCHS,
+                                        INPUT_SCALE], sort_keys=True).encode())
     here = Path(__file__).parent
     inputs = [*sorted(EXEMPLAR_DIR.glob("*.txt")), *(DATA_DIR / name for name in SPENT_REDTEAM + SEALED_REDTEAM), here / "templates.py",
               here / "normalize.py", DATA_DIR / "lexicon" / "allow.txt"]
@@ -152,7 +164,7 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
         lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
         lines = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
         if name == "benign":
-            lines += world_captions(WORLD_CAPTIONS)
+            lines += world_captions(WORLD_CAPTIONS) + world_scene_captions(WORLD_SCENES, WORLD_SCENE_SEED)
         lines += templated(name, TEMPLATED.get(name, 0)) if name in TEMPLATED else []
         lines += described(name, DESCRIBED[name]) if name in DESCRIBED else []
         lines += [prompt for prompt, label in spent if label == name]
@@ -161,6 +173,17 @@ def load_exemplars() -> tuple[list[str], np.ndarray]:
         texts += kept
         labels += [index] * len(kept)
     return texts, np.array(labels)
+
+
+def world_scene_captions(scenes: int, first_seed: int) -> list[str]:
+    """The detailed and the short caption of each of `scenes` world scenes ("full" distribution)."""
+    from kinema.world import detailed_caption, sample_scene, short_caption
+
+    out = []
+    for seed in range(first_seed, first_seed + scenes):
+        scene, rng = sample_scene(seed, "full"), np.random.default_rng(seed)
+        out += [detailed_caption(scene, rng), short_caption(scene, rng)]
+    return out
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -307,6 +330,17 @@ def load_classifier() -> Classifier:
     if not CLASSIFIER_PATH.exists():
         raise RuntimeError(f"the semantic classifier {CLASSIFIER_PATH} is missing; train it with: python -m kinema.safety.semantic")
     return Classifier.load(CLASSIFIER_PATH)
+
+
+@lru_cache(maxsize=4096)
+def benign_probability(text: str) -> float:
+    """The classifier's probability that `text` is harmless (1.0 for a prompt that is all
+    allow-listed phrases). `kinema.safety.prompt` reads a contextual lexicon word in its harmless
+    sense when this is at least `SURE_BENIGN`."""
+    readable = without_allowed(text)
+    if not readable:
+        return 1.0
+    return float(load_classifier().probabilities(embed([readable]))[0, 0])
 
 
 @lru_cache(maxsize=4096)
