@@ -110,7 +110,7 @@ class Pipeline:
         """The pipeline of a weights folder; `lora` adds fine-tuned adapters (`kinema finetune`)
         at `lora_scale` (0: the base model, 1: as trained), merged into the weights so that
         generation costs what it costs without them. `device`: cpu (default), cuda, cuda:N or auto.
-        `int8`: the transformer's block matmuls in int8 on the CPU (`kinema.models.int8`: 1.3-1.5x
+        `int8`: the transformer's block matmuls in int8 on the CPU (`kinema.models.int8`: 1.1-1.3x
         faster steps, video ~37 dB PSNR from fp32's; docs/performance.md). `packed` (default, fp32 on
         the CPU): the block matmuls on oneDNN with weights packed once and GELU fused
         (`kinema.models.packed`: same results up to fp32 rounding, faster steps)."""

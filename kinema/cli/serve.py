@@ -23,7 +23,7 @@ console = Console(stderr=True)
 
 HOME = typer.Option(None, "--home", help="Kinema's data directory (database, videos, keys); default $KINEMA_HOME or the user's data directory.")
 DATABASE = typer.Option(None, "--database-url", envvar="KINEMA_DATABASE_URL", help="SQLAlchemy URL of the job store: default sqlite:///HOME/kinema.db; postgresql://user@host:5432/db for several API processes and workers.")
-INT8 = typer.Option(False, "--int8", help="Workers sample with int8 matmuls: about 1.4x faster steps on a CPU, video within ~37 dB of fp32's (docs/performance.md); recorded in each video's C2PA manifest.")
+INT8 = typer.Option(False, "--int8", help="Workers sample with int8 matmuls: about 1.1-1.3x faster steps than the default packed fp32 on a CPU, video within ~37 dB of fp32's (docs/performance.md); recorded in each video's C2PA manifest.")
 WEIGHTS = typer.Option(None, "--weights", help="Weights folder served (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS); its name is the API's model name.")
 LEASE = typer.Option(60.0, "--lease", help="Seconds without a heartbeat after which a job's worker is presumed dead and the job re-queued.")
 
