@@ -95,3 +95,21 @@ def test_bad_activation_and_missing_targets_are_named() -> None:
 def test_pipeline_samples_packed_by_default() -> None:
     assert is_packed(Pipeline.from_pretrained(SHIPPED).dit)
     assert not is_packed(Pipeline.from_pretrained(SHIPPED, packed=False).dit)
+
+
+def test_packed_sampling_gives_the_eager_video_with_the_shipped_model() -> None:
+    """A whole guided 20-step sample: packed and eager decode to the same pixels (measured ~93 dB
+    PSNR, 99.997% of values identical on the default clip), unlike int8 (~37 dB)."""
+    import numpy as np
+
+    from kinema.diffusion.sample import SamplerConfig
+
+    torch.set_num_threads(1)
+    packed, eager = Pipeline.from_pretrained(SHIPPED), Pipeline.from_pretrained(SHIPPED, packed=False)
+    states = eager.prompt_states("A small red circle starts on the left and bounces toward the right. The camera is still.")
+    config = SamplerConfig(steps=20, guidance=5.0)
+    with torch.no_grad():
+        a = packed.decode_frames(packed.sample_latent(states, "64x64", 17, config, seed=3)).astype(np.float64)
+        b = eager.decode_frames(eager.sample_latent(states, "64x64", 17, config, seed=3)).astype(np.float64)
+    assert a.std() > 5  # a real video, not a flat frame
+    assert 10 * np.log10(255.0**2 / max(float(((a - b) ** 2).mean()), 1e-12)) > 60.0
