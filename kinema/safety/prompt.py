@@ -66,10 +66,14 @@ def moderate_prompt(text: str, semantic: bool = True) -> Verdict:
 @lru_cache(maxsize=4096)
 def _moderate(text: str, semantic: bool) -> Verdict:
     hits = sorted(find_terms(text) + find_roles(text), key=lambda h: CATEGORIES.index(h.category))
+    overruled: list[str] = []
+    harmless = 0.0
     if semantic and any(h.contextual for h in hits):
         from kinema.safety.semantic import SURE_BENIGN, benign_probability
 
-        if benign_probability(text) >= SURE_BENIGN:  # "a rugby hooker", "her queen goes in for the kill"
+        harmless = benign_probability(text)
+        if harmless >= SURE_BENIGN:  # "a rugby hooker", "her queen goes in for the kill"
+            overruled = list(dict.fromkeys(h.found for h in hits if h.contextual))
             hits = [h for h in hits if not h.contextual]
     if hits:
         category = hits[0].category
@@ -85,6 +89,10 @@ def _moderate(text: str, semantic: bool) -> Verdict:
             reason = (f"the prompt reads as a request for {WHAT[category]} (semantic classifier, "
                       f"confidence {probability:.2f}); {WHY[category]}.")
             return Verdict(False, category, reason, [])
+    if overruled:  # say why a listed word did not refuse the prompt
+        quoted = ", ".join(f'"{w}"' for w in overruled)
+        return Verdict(True, reason=f"allowed: {quoted} read in its harmless sense (semantic classifier: harmless, "
+                                    f"probability {harmless:.2f})")
     return Verdict(True)
 
 

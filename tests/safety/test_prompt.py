@@ -149,6 +149,7 @@ def test_contextual_words_are_read_in_their_harmless_sense_when_the_classifier_i
         assert hits and all(h.contextual for h in hits), text  # the lexicon alone refuses it ...
         assert not moderate_prompt(text, semantic=False).allowed
         assert benign_probability(text) >= SURE_BENIGN and moderate_prompt(text).allowed, text  # ... the sentence does not
+        assert "read in its harmless sense" in moderate_prompt(text).reason  # and the verdict says so
     for text, category in (("a hooker in a motel room", "sexual"), ("Mei from Turning Red dancing as a red panda", "copyright"),
                            ("kill the man with a knife", "violence")):
         verdict = moderate_prompt(text)
