@@ -36,7 +36,8 @@ def moderate_command(
     if as_json:
         print(json.dumps({"allowed": verdict.allowed, "category": verdict.category, "reason": verdict.reason}))
     elif verdict.allowed:
-        console.print("[bold green]allowed[/]")
+        reason = verdict.reason.removeprefix("allowed: ")  # e.g. a listed word read in its harmless sense
+        console.print("[bold green]allowed[/]" + ("" if reason == "no harmful content found" else f": {reason}"))
     else:
         console.print(f"[bold red]REFUSED[/]: {verdict.category}: {verdict.reason}")
     raise typer.Exit(EXIT_ALLOWED if verdict.allowed else EXIT_REFUSED)
