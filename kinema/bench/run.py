@@ -55,7 +55,7 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
     from kinema.bench import machine, measure, peak
     from kinema.bench.memory import step_memory
     from kinema.bench.peer import PeerUnavailable, build_peer
-    from kinema.models.packed import is_packed, pack_linears, unpack_linears
+    from kinema.models.packed import is_packed, unpack_linears
     from kinema.pipeline import Pipeline
 
     torch.set_num_threads(settings.threads)
@@ -84,13 +84,12 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
                                                            settings.guidance, warmup=settings.warmup)
         results["end_to_end"]["peak_rss_mb"] = measure.peak_rss_mb()
         if settings.distilled:
-            from kinema.diffusion.distill import load_distilled
+            from kinema.diffusion.distill import with_distilled
 
             note("end to end: the distilled few-step sampler")
-            student, meta = load_distilled(settings.distilled)
-            few = Pipeline(pipe.vae, pack_linears(student) if is_packed(pipe.dit) else student, pipe.encoder, f"{pipe.name}+distilled")
+            few, few_steps, few_guidance = with_distilled(pipe, settings.distilled)  # packed like `pipe`
             results["end_to_end_few_step"] = measure.measure_end_to_end(
-                few, DEFAULT_PROMPT, settings.repeats, meta.steps, meta.guidance, warmup=settings.warmup)
+                few, DEFAULT_PROMPT, settings.repeats, few_steps, few_guidance, warmup=settings.warmup)
             results["end_to_end_few_step"]["distilled"] = str(Path(settings.distilled))
 
     int8_pipe = None

@@ -30,14 +30,14 @@ def moderate_command(
 
       kinema moderate "$PROMPT" && kinema generate "$PROMPT" -o clip.mp4
     """
-    from kinema.safety.prompt import moderate_prompt
+    from kinema.safety.prompt import Verdict, moderate_prompt
 
     verdict = moderate_prompt(prompt, semantic=not lexicon_only)
     if as_json:
         print(json.dumps({"allowed": verdict.allowed, "category": verdict.category, "reason": verdict.reason}))
     elif verdict.allowed:
-        reason = verdict.reason.removeprefix("allowed: ")  # e.g. a listed word read in its harmless sense
-        console.print("[bold green]allowed[/]" + ("" if reason == "no harmful content found" else f": {reason}"))
+        plain = verdict.reason == Verdict(True).reason  # else e.g. a listed word read in its harmless sense
+        console.print("[bold green]allowed[/]" + ("" if plain else ": " + verdict.reason.removeprefix("allowed: ")))
     else:
         console.print(f"[bold red]REFUSED[/]: {verdict.category}: {verdict.reason}")
     raise typer.Exit(EXIT_ALLOWED if verdict.allowed else EXIT_REFUSED)

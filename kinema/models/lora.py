@@ -114,9 +114,7 @@ def add_lora(model: nn.Module, config: LoRAConfig = LoRAConfig(), strength: floa
         linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)][:6]
         raise ValueError(f"LoRA targets {list(config.targets)} match no linear layer; layers are named like: {', '.join(linear)}")
     for name in matches:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, LoRALinear(getattr(parent, child), config.rank, config.alpha, strength))
+        model.set_submodule(name, LoRALinear(model.get_submodule(name), config.rank, config.alpha, strength))
     return matches
 
 

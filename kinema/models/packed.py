@@ -60,26 +60,20 @@ class PackedLinear(nn.Linear):
     """`nn.Linear` (same parameters) that runs inference on the CPU through oneDNN with its weight
     packed once, optionally followed by a fused activation (`ACTIVATIONS`)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "none") -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "none",
+                 device: torch.device | str | None = None) -> None:
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation {activation!r} is not supported; use one of: {', '.join(ACTIVATIONS)}")
-        super().__init__(in_features, out_features, bias=bias)
+        super().__init__(in_features, out_features, bias=bias, device=device)
         self.activation = activation
         self._packed = _PackedWeight()
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, activation: str = "none") -> PackedLinear:
         """A PackedLinear sharing `linear`'s parameters (no copy)."""
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation {activation!r} is not supported; use one of: {', '.join(ACTIVATIONS)}")
-        packed = cls.__new__(cls)
-        nn.Module.__init__(packed)
-        packed.in_features, packed.out_features = linear.in_features, linear.out_features
+        packed = cls(linear.in_features, linear.out_features, linear.bias is not None, activation, device="meta")
         packed.weight, packed.bias = linear.weight, linear.bias
-        packed.activation = activation
-        packed._packed = _PackedWeight()
-        packed.train(linear.training)
-        return packed
+        return packed.train(linear.training)
 
     def packed_weight(self) -> torch.Tensor:
         key = (self.weight._version, self.weight.data_ptr())  # in-place edits bump _version; .to()/reassignments move data
@@ -116,12 +110,10 @@ def pack_linears(model: nn.Module, targets: tuple[str, ...] = PACK_TARGETS) -> n
     fused = {f"{name}.fc1" for name, layer in model.named_modules()
              if isinstance(layer, MLP) and isinstance(layer.act, nn.GELU) and layer.act.approximate == "tanh"}
     for name in names:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
         activation = "gelu_tanh" if name in fused else "none"
-        setattr(parent, child, PackedLinear.from_linear(getattr(parent, child), activation))
+        model.set_submodule(name, PackedLinear.from_linear(model.get_submodule(name), activation))
         if activation == "gelu_tanh":
-            parent.act = nn.Identity()
+            model.set_submodule(name.removesuffix("fc1") + "act", nn.Identity())
     return model
 
 
@@ -130,14 +122,11 @@ def unpack_linears(model: nn.Module) -> nn.Module:
     the MLP's `act`) and return `model`: for code that rewrites linears by type (int8, LoRA)."""
     for name, layer in list(model.named_modules()):
         if isinstance(layer, PackedLinear):
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
             plain = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, device="meta")
             plain.weight, plain.bias = layer.weight, layer.bias
-            plain.train(layer.training)
-            setattr(parent, child, plain)
+            model.set_submodule(name, plain.train(layer.training))
             if layer.activation == "gelu_tanh":
-                parent.act = nn.GELU(approximate="tanh")
+                model.set_submodule(name.removesuffix("fc1") + "act", nn.GELU(approximate="tanh"))
     return model
 
 

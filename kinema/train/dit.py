@@ -151,8 +151,8 @@ def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) 
     from kinema.safety import SafetySettings
     from kinema.text.encoder import default_encoder
 
-    pipe = Pipeline(load_vae(cfg.vae), pack_linears(copy.deepcopy(ema_model).cpu().eval()) if packing_available()
-                    else copy.deepcopy(ema_model).cpu().eval(), default_encoder())  # sample as `kinema generate` does
+    dit = copy.deepcopy(ema_model).cpu().eval()
+    pipe = Pipeline(load_vae(cfg.vae), pack_linears(dit) if packing_available() else dit, default_encoder())  # as `kinema generate` samples
     suite = load_suite(subset="ci")
     suite = Suite(suite.name, suite.entries[: cfg.eval_prompts])
     off = SafetySettings.off("prompt", "frames", "watermark")

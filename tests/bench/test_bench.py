@@ -92,10 +92,17 @@ def test_peak_and_memory_probe() -> None:
 
 
 def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kinema.diffusion.distill import DistilledMeta, save_distilled
+    from kinema.pipeline import load_dit
+
+    meta = DistilledMeta(steps=2, guidance=1.0, teacher_steps=20, teacher_guidance=5.0, train_steps=1)
+    save_distilled(tmp_path / "student", load_dit(tiny_weights), meta)
     settings = BenchSettings(threads=1, repeats=1, warmup=0, weights=str(tiny_weights), steps=2, peak_size=128,
-                             scaling=("64x64", "128x64"))
+                             scaling=("64x64", "128x64"), distilled=str(tmp_path / "student"))
     results = json_ready(run_bench(settings))
     assert results["schema"] == SCHEMA
+    few = results["end_to_end_few_step"]  # the student samples its own windows
+    assert (few["steps"], few["guidance"]) == (2, 1.0) and few["seconds"] > 0
     assert set(results["machine"]) >= {"cpu", "logical_cores", "flags", "torch", "threads", "load_average"}
     assert set(results["peak"]) == {"fp32", "fp32_onednn", "bf16"}  # this build has oneDNN
     assert results["peak_kernel"] == max(("mkl", "fp32"), ("onednn", "fp32_onednn"), key=lambda k: results["peak"][k[1]]["gflops"])[0]
