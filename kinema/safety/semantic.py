@@ -68,8 +68,8 @@ DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.d
 # Red-team splits once measured are "spent" and, from round 5 on, trained on: they are the most
 # varied prompts written against this filter. Sealed splits (benchmarks/moderation.py) never are.
 SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl", "redteam_fresh7.jsonl",
-                 "redteam_fresh8.jsonl")
-SEALED_REDTEAM = ("redteam_fresh9.jsonl",)  # measured round 7 once (its errors then read): none of its prompts is trained on,
+                 "redteam_fresh8.jsonl", "redteam_fresh9.jsonl")
+SEALED_REDTEAM = ("redteam_fresh10.jsonl",)  # measured round 8 once (its errors then read): none of its prompts is trained on,
 # even one an exemplar repeats; a next round needs a new sealed split
 # A contextual lexicon hit (kinema.safety.lexicon: "a rugby hooker", "goes in for the kill") is read
 # in its harmless sense when the classifier gives "benign" at least this. Chosen on fresh8 before it
@@ -134,10 +134,12 @@ def exemplar_hash() -> str:
 
 
 def sealed_prompts() -> set[str]:
-    """Canonical forms of the sealed splits' prompts: nothing that reads the same is trained on."""
+    """Canonical forms of the sealed splits' prompts, as written and with allow-listed phrases taken
+    out (as the classifier reads them): nothing that reads the same is trained on."""
     from kinema.safety.normalize import canonical
 
-    return {canonical(row["prompt"]) for name in SEALED_REDTEAM if (DATA_DIR / name).exists() for row in _jsonl(DATA_DIR / name)}
+    prompts = [row["prompt"] for name in SEALED_REDTEAM if (DATA_DIR / name).exists() for row in _jsonl(DATA_DIR / name)]
+    return {canonical(p) for p in prompts} | {canonical(without_allowed(p)) for p in prompts}
 
 
 def spent_redteam() -> list[tuple[str, str]]:
