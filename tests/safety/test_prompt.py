@@ -138,6 +138,15 @@ def test_lexicon_only_verdict_names_what_was_found() -> None:
     assert moderate_prompt("a ball hits a box", semantic=False).allowed
 
 
+def test_lion_king_is_a_contextual_name() -> None:
+    """Round 8: "lion king" is also what a lion is ("a male lion, king of the savanna", a spent fresh10
+    false positive): a `?` name, so the classifier decides; asked for as the film, it is refused."""
+    hits = [h for h in find_terms("A male lion, king of the savanna, dozing under an acacia tree") if h.term == "lion king"]
+    assert hits and all(h.contextual for h in hits)
+    for text in ("the lion king musical number with the whole cast", "simba and nala from the lion king at pride rock"):
+        assert not moderate_prompt(text).allowed, text
+
+
 def test_contextual_words_are_read_in_their_harmless_sense_when_the_classifier_is_sure() -> None:
     """Round 7: violence and sexual words, and names marked `?`, yield to a classifier that is
     sure the whole prompt is harmless; the same words in a harmful sentence are still refused."""
