@@ -31,12 +31,12 @@ from kinema import __version__
 from kinema.device import pick_device
 from kinema.diffusion.flow import resolution_shift
 from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, timestep_schedule
-from kinema.models.dit import DiT, DiTConfig, TextContext
+from kinema.models.dit import DiT, TextContext
 from kinema.models.packed import pack_linears, packing_available
-from kinema.models.vae import SPATIAL, TEMPORAL, VAEConfig, VideoVAE, latent_frames
+from kinema.models.weights import load_dit, load_vae  # noqa: F401  (re-exported: kinema.pipeline.load_vae)
+from kinema.models.vae import SPATIAL, TEMPORAL, VideoVAE, latent_frames
 from kinema.text.encoder import TextEncoder, default_encoder
 from kinema.text.prompt import check_prompt
-from kinema.train.checkpoint import load_config, load_weights
 from kinema.pixels import tensor_to_frames
 from kinema.safety import SafetySettings, enforce_frames, enforce_prompt
 from kinema.video import Video
@@ -65,24 +65,6 @@ def check_frames(frames: int) -> None:
     if not 1 <= frames <= MAX_FRAMES or (frames - 1) % TEMPORAL:
         allowed = ", ".join(str(1 + TEMPORAL * k) for k in range((MAX_FRAMES - 1) // TEMPORAL + 1))
         raise ValueError(f"frames {frames} is not supported; use 1 + 4k frames: {allowed} (at 8 fps, 33 frames = 4 s)")
-
-
-def load_vae(folder: Path | str) -> VideoVAE:
-    """The VAE of a weights folder (vae.json + vae*.safetensors), in eval mode."""
-    raw = load_config(Path(folder), "vae")["vae"]
-    cfg = VAEConfig(**{**raw, "channels": tuple(raw["channels"]), "latent_mean": tuple(raw["latent_mean"]),
-                       "latent_std": tuple(raw["latent_std"])})
-    vae = VideoVAE(cfg)
-    vae.load_state_dict(load_weights(Path(folder), "vae"))
-    return vae.eval()
-
-
-def load_dit(folder: Path | str) -> DiT:
-    """The diffusion transformer of a weights folder (dit.json + dit*.safetensors), in eval mode."""
-    raw = load_config(Path(folder), "dit")["dit"]
-    dit = DiT(DiTConfig(**{**raw, "patch": tuple(raw["patch"])}))
-    dit.load_state_dict(load_weights(Path(folder), "dit"))
-    return dit.eval()
 
 
 @dataclass

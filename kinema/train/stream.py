@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
-from kinema.models.dit import DiT, DiTConfig, TextContext
-from kinema.train.checkpoint import load_config, load_training, load_weights, save_training, save_weights
+from kinema.models.dit import DiT, TextContext
+from kinema.models.weights import load_dit, load_vae
+from kinema.train.checkpoint import load_config, load_training, save_training, save_weights
 from kinema.train.dit import random_keep_mask
 
 
@@ -160,16 +160,6 @@ def _same_dtype_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mas
     return torch.nn.functional.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=mask)
 
 
-def _load_vae(folder: Path, device: torch.device) -> nn.Module:
-    from kinema.models.vae import VAEConfig, VideoVAE
-
-    raw = load_config(folder, "vae")["vae"]
-    vae = VideoVAE(VAEConfig(**{**raw, "channels": tuple(raw["channels"]), "latent_mean": tuple(raw["latent_mean"]),
-                                "latent_std": tuple(raw["latent_std"])}))
-    vae.load_state_dict(load_weights(folder, "vae"))
-    return vae.to(device).eval().requires_grad_(False)
-
-
 def train_stream(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_folder: Path | None = None,
                  resume: bool = False, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train the DiT of the weights folder `init` (dit.json, dit*, vae*) on streamed world clips.
@@ -202,12 +192,10 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     bf16 = device.type == "cuda"
-    vae = _load_vae(init, device)
+    vae = load_vae(init).to(device).requires_grad_(False)
     raw = load_config(init, "dit")
-    dit_cfg = DiTConfig(**{**raw["dit"], "patch": tuple(raw["dit"]["patch"])})
-    model = DiT(dit_cfg)
-    model.load_state_dict(load_weights(init, "dit"))
-    model = model.to(device).train()
+    model = load_dit(init).to(device).train()
+    dit_cfg = model.cfg
     model.set_attention(_same_dtype_attention)
     ema = DiT(dit_cfg).to(device).eval().requires_grad_(False)
     ema.load_state_dict(model.state_dict())
@@ -237,10 +225,10 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
 
     threading.Thread(target=receive, daemon=True).start()
     pool = LatentPool(device, cfg.max_pool)
-    counts = {"ingested": 0, "unknown": 0}
+    counts: dict[str, float] = {"ingested": 0, "unknown": 0, "ingest_seconds": 0.0}
 
     def ingest(limit: int) -> None:
-        taken = 0
+        begun, taken = time.perf_counter(), 0
         while pending and taken < limit:
             pixels, captions = pending.popleft()
             taken += len(captions)
@@ -254,6 +242,9 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
             if bool(keep.any()):
                 pool.add(latents[keep], text.tokens[keep], text.mask[keep], text.pooled[keep])
                 counts["ingested"] += int(keep.sum())
+        if taken and device.type == "cuda":
+            torch.cuda.synchronize(device)  # so the time below is the encoding's, not queued work's
+        counts["ingest_seconds"] += time.perf_counter() - begun
 
     started = time.time()
     while len(pool) < cfg.min_pool:
@@ -278,6 +269,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
     params, ema_params = list(model.parameters()), list(ema.parameters())
     clock = time.time()
+    counts["ingest_seconds"] = 0.0  # the share logged is of training time, not of filling the pool
 
     def seconds() -> float:
         return done_seconds + time.time() - clock
@@ -317,7 +309,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
             if step % cfg.log_every == 0:
                 record = {"step": step, "seconds": round(seconds(), 1), "loss": float(torch.stack(losses).mean()), "lr": lr,
                           "grad_norm": float(grad_norm), "pool": len(pool), "clips_encoded": counts["ingested"],
-                          "clips_unknown_words": counts["unknown"], "clips_seen": clips_seen}
+                          "clips_unknown_words": counts["unknown"], "clips_seen": clips_seen,
+                          "ingest_share": round(counts["ingest_seconds"] / max(1e-9, time.time() - clock), 3)}
                 losses = []
                 log.write(json.dumps(record) + "\n")
                 log.flush()
