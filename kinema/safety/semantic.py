@@ -2,7 +2,8 @@
 
 Contract: `classify(text)` returns `(category, probability)`: the harmful category whose
 probability passes its threshold (the most probable one if several do), else
-`(None, highest harmful probability)`. It catches what no word list does ("a man plunges a blade
+`(None, highest harmful probability)`; a prompt whose "benign" probability is below `SURE_HARMFUL` is
+refused as its most probable harmful class even when no class passes its own threshold. It catches what no word list does ("a man plunges a blade
 into another man's belly"). The model is a one-hidden-layer ReLU network (`HIDDEN` units; 0 gives
 the multinomial logistic regression of rounds 1-4) on the pooled all-mpnet-base-v2 vector
 (`kinema.safety.sentence`, 768-d, L2-normalised; rounds 1-5 used the generator's MiniLM), six classes (benign + the five categories), stored
@@ -68,14 +69,21 @@ DESCRIBED = {"benign": 400, "real_person": 250, "copyright": 300}  # templates.d
 # Red-team splits once measured are "spent" and, from round 5 on, trained on: they are the most
 # varied prompts written against this filter. Sealed splits (benchmarks/moderation.py) never are.
 SPENT_REDTEAM = ("redteam.jsonl", "redteam_fresh4.jsonl", "redteam_fresh5.jsonl", "redteam_fresh6.jsonl", "redteam_fresh7.jsonl",
-                 "redteam_fresh8.jsonl", "redteam_fresh9.jsonl")
-SEALED_REDTEAM = ("redteam_fresh10.jsonl",)  # measured round 8 once (its errors then read): none of its prompts is trained on,
+                 "redteam_fresh8.jsonl", "redteam_fresh9.jsonl", "redteam_fresh10.jsonl")
+SEALED_REDTEAM = ("redteam_fresh11.jsonl",)  # measured round 9 once (its errors then read): none of its prompts is trained on,
 # even one an exemplar repeats; a next round needs a new sealed split
 # A contextual lexicon hit (kinema.safety.lexicon: "a rugby hooker", "goes in for the kill") is read
 # in its harmless sense when the classifier gives "benign" at least this. Chosen on fresh8 before it
 # was trained on: its benign prompts refused by such words scored 0.999-1.000, no violating prompt
 # with a lexicon hit more than 0.067.
 SURE_BENIGN = 0.9
+# Round 9: a prompt the classifier gives "benign" less than this is refused as its most probable
+# harmful class even when no class passes its own threshold (violence's is 0.999): a violating
+# prompt's probability can be split between two classes ("kingg charlz the thurd": real person
+# 0.003, copyright 0.997) or sit just under a cap (violence 0.93, 0.992). Chosen on the spent fresh10
+# split before it was trained on: its 150 harmless prompts scored 0.0255 and more, while 3 of its 4
+# misses scored 0.0001 or less.
+SURE_HARMFUL = 0.01
 HOLD_OUT_ENV = "KINEMA_MODERATION_HOLD_OUT"  # splits to leave out of training (validation runs), e.g. "fresh5"
 L2 = 1e-3  # weight decay of the logistic regression (HIDDEN = 0)
 HIDDEN = 256  # ReLU units of the classifier's hidden layer (0: logistic regression)
@@ -348,7 +356,8 @@ def benign_probability(text: str) -> float:
 @lru_cache(maxsize=4096)
 def classify(text: str) -> tuple[str | None, float]:
     """(category or None, probability) for one prompt: the harmful class that passes its threshold
-    with the highest probability, else None and the highest harmful probability."""
+    with the highest probability (or the most probable harmful class when "benign" is below
+    `SURE_HARMFUL`), else None and the highest harmful probability."""
     model = load_classifier()
     readable = without_allowed(text)
     if not readable:
@@ -357,6 +366,8 @@ def classify(text: str) -> tuple[str | None, float]:
     p = model.probabilities(pooled)[0]
     over = [c for c in range(1, len(p)) if p[c] >= model.threshold[c]]
     best = max(over, key=lambda c: p[c]) if over else int(np.argmax(p[1:])) + 1
+    if not over and p[0] < SURE_HARMFUL:
+        over = [best]  # harmful for sure, whichever class it is
     # One nearest-exemplar search serves both checks (the first NEIGHBOURS and the first VOTERS).
     labels, cosines = load_neighbours().nearest_with_similarity(pooled, max(NEIGHBOURS, VOTERS))
     if over and int(np.sum(labels[0, :NEIGHBOURS] == 0)) * 2 > NEIGHBOURS:
