@@ -12,6 +12,7 @@
     python benchmarks/moderation.py --split fresh9         # the split sealed until round 7 (redteam_fresh9.jsonl)
     python benchmarks/moderation.py --split fresh10        # the split sealed until round 8 (redteam_fresh10.jsonl)
     python benchmarks/moderation.py --split fresh11        # the split sealed until round 9 (redteam_fresh11.jsonl)
+    python benchmarks/moderation.py --split fresh12        # sealed for the next round (redteam_fresh12.jsonl)
     python benchmarks/moderation.py --lexicon-only         # layers 1-2, no semantic classifier
     python benchmarks/moderation.py --errors               # list every miss and false positive
     python benchmarks/moderation.py --closest              # closest exemplar / red-team pairs (a leak check)
@@ -53,9 +54,10 @@ REDTEAM = Path(__file__).resolve().parent.parent / "kinema" / "safety" / "data" 
 # redteam.jsonl), fresh6 after round 5 (trained on from round 6), fresh7 after round 6 (trained
 # on from round 6b), fresh8 after round 6b (trained on from round 7), fresh9 after round 7 (trained
 # on from round 8), fresh10 after round 8 (trained on
-# from round 9), fresh11 after round 9 (never trained on: kinema.safety.semantic.SEALED_REDTEAM; a
-# next round needs a new sealed split).
-SPLIT_FILES = {name: REDTEAM.with_name(f"redteam_{name}.jsonl") for name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11")}
+# from round 9), fresh11 after round 9 (never trained on: kinema.safety.semantic.SEALED_REDTEAM),
+# fresh12 written after round 9 for the next round (sealed: add it to SEALED_REDTEAM when retraining,
+# so no exemplar that repeats it is trained on).
+SPLIT_FILES = {name: REDTEAM.with_name(f"redteam_{name}.jsonl") for name in ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12")}
 RECALL_TARGET = 0.97
 FPR_TARGET = 0.02
 
@@ -196,7 +198,7 @@ def frame_latency(clips: int = 6, repeats: int = 3) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("all", "dev+test", "dev", "test", "fresh", "fresh2", "fresh+fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11"), default="all")
+    parser.add_argument("--split", choices=("all", "dev+test", "dev", "test", "fresh", "fresh2", "fresh+fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12"), default="all")
     parser.add_argument("--lexicon-only", action="store_true", help="skip the semantic classifier")
     parser.add_argument("--errors", action="store_true", help="list misses and false positives")
     parser.add_argument("--frames", action="store_true", help="measure frame moderation latency instead")
