@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -47,14 +48,9 @@ def export_compact(folder: Path | str, captions: Iterable[str]) -> dict[str, int
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer(source)
     ids = set(tokenizer("")["input_ids"])
-    batch: list[str] = []
-    for caption in captions:
-        batch.append(caption)
-        if len(batch) == 4096:
-            ids.update(i for row in tokenizer(batch, truncation=True, max_length=MAX_TOKENS)["input_ids"] for i in row)
-            batch = []
-    if batch:
-        ids.update(i for row in tokenizer(batch, truncation=True, max_length=MAX_TOKENS)["input_ids"] for i in row)
+    stream = iter(captions)
+    while chunk := list(islice(stream, 4096)):  # the fast tokenizer works in batches
+        ids.update(i for row in tokenizer(chunk, truncation=True, max_length=MAX_TOKENS)["input_ids"] for i in row)
     kept = sorted(ids)
     weights = load_file(str(source / "model.safetensors"))
     embedding_key = next(k for k in weights if k.endswith("word_embeddings.weight"))

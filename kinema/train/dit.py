@@ -69,6 +69,18 @@ def random_keep_mask(frames: int, batch: int, rate: float, generator: torch.Gene
     return keep if keep.any() else None
 
 
+def use_empty_prompt(tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor, drop: torch.Tensor,
+                     empty_tokens: torch.Tensor, empty_pooled: torch.Tensor) -> None:
+    """Caption dropout, in place: rows `drop` of (tokens (B, L, D), mask (B, L), pooled (B, D)) get
+    the empty prompt's states (empty_tokens (n, D), n <= L), as sampling's unconditional branch sees them."""
+    n = empty_tokens.shape[0]
+    tokens[drop] = 0.0
+    mask[drop] = False
+    tokens[drop, :n] = empty_tokens
+    mask[drop, :n] = True
+    pooled[drop] = empty_pooled
+
+
 def _draw(batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator: torch.Generator, device: torch.device
           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, TextContext, int]:
     """One step's randomness for the whole batch: caption dropout, timesteps, keep masks, noise.
@@ -77,14 +89,9 @@ def _draw(batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator
     b, _, frames, h, w = x0.shape
     tokens, mask, pooled = batch.tokens, batch.mask, batch.pooled  # moved to the device below
     drop = torch.rand(b, generator=generator) < cfg.caption_dropout
-    if drop.any():  # the empty prompt, as sampling's unconditional branch sees it
+    if drop.any():
         tokens, mask, pooled = tokens.clone(), mask.clone(), pooled.clone()
-        n = empty.tokens.shape[1]
-        tokens[drop] = 0.0
-        mask[drop] = False
-        tokens[drop, :n] = empty.tokens[0]
-        mask[drop, :n] = True
-        pooled[drop] = empty.pooled[0]
+        use_empty_prompt(tokens, mask, pooled, drop, empty.tokens[0], empty.pooled[0])
     shift = resolution_shift(frames * h * w // 4)
     t = sample_timesteps(b, shift=shift, generator=generator)
     keep = random_keep_mask(frames, b, cfg.condition_rate, generator)

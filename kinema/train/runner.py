@@ -136,11 +136,12 @@ class _Reporter:
             self.log.close()
 
 
-def _param_groups(model: nn.Module, optim: OptimConfig) -> list[dict[str, Any]]:
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups: weight decay on matrices, none on norms and biases."""
     decay, no_decay = [], []
     for _, p in model.named_parameters():
-        (no_decay if p.ndim < 2 else decay).append(p)  # no decay on norms and biases
-    return [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        (no_decay if p.ndim < 2 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def run(job: Job, optim: OptimConfig, run_dir: Path, progress: bool = True, init_state: dict[str, torch.Tensor] | None = None,
@@ -159,7 +160,7 @@ def run(job: Job, optim: OptimConfig, run_dir: Path, progress: bool = True, init
     ckpt = run_dir / "checkpoint"
     device = torch.device(device)
     model = job.model.to(device)
-    optimizer = torch.optim.AdamW(_param_groups(model, optim), lr=optim.lr, betas=optim.betas)
+    optimizer = torch.optim.AdamW(param_groups(model, optim.weight_decay), lr=optim.lr, betas=optim.betas)
     if init_state is not None and not ckpt.exists():
         model.load_state_dict(init_state)  # start from shipped weights alone (fresh optimizer)
     ema = EMA(model, optim.ema_decay)
@@ -231,7 +232,7 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
         step, resume_optimizer = 0, None
         if ckpt.exists() and not is_sharded(ckpt):
             # A single-process checkpoint: load it plainly, then hand the moments over by name.
-            plain = torch.optim.AdamW(_param_groups(model, optim), lr=optim.lr, betas=optim.betas)
+            plain = torch.optim.AdamW(param_groups(model, optim.weight_decay), lr=optim.lr, betas=optim.betas)
             state, _ = load_training(ckpt, model, ema.model, plain)
             step = state["step"]
             resume_optimizer = optimizer_state_by_name(plain, names, ckpt)
@@ -243,7 +244,7 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
         if parallel.strategy == "fsdp":  # the EMA is sharded like the weights it follows
             ema_units = [*(job.outside_calls(ema.model) if job.outside_calls else []), *(job.blocks(ema.model) if job.blocks else [])]
             shard_module(ema.model, env, device, ema_units)
-        optimizer = torch.optim.AdamW(_param_groups(model, optim), lr=optim.lr, betas=optim.betas)
+        optimizer = torch.optim.AdamW(param_groups(model, optim.weight_decay), lr=optim.lr, betas=optim.betas)
         if resume_optimizer is not None:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 

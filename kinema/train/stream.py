@@ -25,6 +25,7 @@ import math
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import threading
 import time
 from collections import deque
@@ -37,10 +38,12 @@ import numpy as np
 import torch
 
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
-from kinema.models.dit import DiT, TextContext
+from kinema.models.dit import TextContext
 from kinema.models.weights import load_dit, load_vae
 from kinema.train.checkpoint import load_config, load_training, save_training, save_weights
-from kinema.train.dit import random_keep_mask
+from kinema.train.dit import random_keep_mask, use_empty_prompt
+from kinema.train.ema import EMA
+from kinema.train.runner import param_groups
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ class StreamConfig:
 
 def render_worker(index: int, workers: int, cfg: StreamConfig, queue: Any) -> None:
     """Render world batches index, index + workers, ... forever; put (uint8 pixels, captions)."""
+    # A forked child inherits the parent's handlers (kinema.train.runner's SIGTERM turns into "stop
+    # after this step"): a worker must die on terminate(), and leave Ctrl-C to its parent.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     from kinema.train.data import DEFAULT_BUCKETS, WorldData, world_batch
 
@@ -181,6 +188,9 @@ def train_stream(cfg: StreamConfig, init: Path, out: Path, device: torch.device,
             process.terminate()
         for process in processes:
             process.join(timeout=5)
+            if process.is_alive():  # stuck (a lock held at fork time): a daemon left alive hangs the interpreter's exit
+                process.kill()
+                process.join()
 
 
 def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_folder: Path | None, resume: bool,
@@ -197,15 +207,11 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     model = load_dit(init).to(device).train()
     dit_cfg = model.cfg
     model.set_attention(_same_dtype_attention)
-    ema = DiT(dit_cfg).to(device).eval().requires_grad_(False)
-    ema.load_state_dict(model.state_dict())
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]  # norms and biases
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
+    ema = EMA(model, cfg.ema_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
     step, done_seconds, base_step, clips_seen = 0, 0.0, int(raw.get("step", 0)), 0
     if resume:
-        state, _ = load_training(out / "state", model, ema, optimizer)
+        state, _ = load_training(out / "state", model, ema.model, optimizer)
         step, done_seconds, base_step, clips_seen = state["step"], state["seconds"], state["base_step"], state["clips_seen"]
     encoder = BatchTextEncoder(device, text_folder)
     empty = encoder.encode([""])
@@ -256,18 +262,17 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     def save() -> None:
         meta = {"dit": asdict(dit_cfg), "step": base_step + step, "stream": {"steps": step, "seconds": round(seconds(), 1),
                                                                                "clips_seen": clips_seen, "clips_encoded": counts["ingested"]}}
-        save_weights(out / "export", "dit", ema, meta)
-        for name in ("vae.json",):
-            shutil.copy(init / name, out / "export" / name)
-        for file in init.glob("vae*.safetensors"):
-            shutil.copy(file, out / "export" / file.name)
+        save_weights(out / "export", "dit", ema.model, meta)
         save_weights(out / "online", "dit", model, meta)
-        save_training(out / "state", model, ema, optimizer, {"step": step, "seconds": seconds(), "base_step": base_step,
+        save_training(out / "state", model, ema.model, optimizer, {"step": step, "seconds": seconds(), "base_step": base_step,
                                                              "clips_seen": clips_seen, "config": asdict(cfg)})
 
+    (out / "export").mkdir(exist_ok=True)
+    for file in [init / "vae.json", *init.glob("vae*.safetensors")]:  # the export is a whole weights folder
+        shutil.copy(file, out / "export" / file.name)
     rng = np.random.default_rng([cfg.seed, step])
     generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-    params, ema_params = list(model.parameters()), list(ema.parameters())
+    params = list(model.parameters())
     clock = time.time()
     counts["ingest_seconds"] = 0.0  # the share logged is of training time, not of filling the pool
 
@@ -286,10 +291,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
             b, _, frames, h, w = x0.shape
             drop = torch.rand(b, device=device) < cfg.caption_dropout  # the empty prompt, for guidance
             if bool(drop.any()):
-                n = min(n_empty, tokens.shape[1])
-                tokens[drop], mask[drop] = 0.0, False
-                tokens[drop, :n], mask[drop, :n] = empty.tokens[0, :n], True
-                pooled[drop] = empty.pooled[0]
+                use_empty_prompt(tokens, mask, pooled, drop, empty.tokens[0, :n_empty], empty.pooled[0])
             t = sample_timesteps(b, shift=resolution_shift(frames * h * w // 4), generator=generator)
             keep = random_keep_mask(frames, b, cfg.condition_rate, generator)
             t_frames = frame_timesteps(t, keep, frames).to(device)
@@ -301,8 +303,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
-            with torch.no_grad():
-                torch._foreach_lerp_(ema_params, params, 1 - min(cfg.ema_decay, (1 + step) / (100 + step)))
+            ema.update(model, step)
             step += 1
             clips_seen += b
             losses.append(loss.detach())

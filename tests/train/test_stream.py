@@ -90,7 +90,15 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
     cfg = StreamConfig(seconds=600.0, max_steps=4, workers=1, buckets=((32, 32, 1), (32, 32, 5)), token_budget=64, max_batch=4,
                        min_pool=8, max_pool=64, ingest_per_step=8, warmup=2, log_every=2, save_every=1000)
     run = tmp_path / "run"
-    first = train_stream(cfg, tiny_weights, run, torch.device("cpu"))
+    import multiprocessing
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as kinema.train.runner leaves it in this process
+    try:
+        first = train_stream(cfg, tiny_weights, run, torch.device("cpu"))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert multiprocessing.active_children() == []  # the render workers are gone, not ignoring terminate()
     assert first["step"] == 4 and np.isfinite(first["loss"]) and 8 <= first["pool"] <= 64 + 64
     meta = json.loads((run / "export" / "dit.json").read_text())
     assert meta["stream"]["steps"] == first["step"] and meta["step"] == first["step"]  # the tiny weights had no step
