@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from kinema.bench.flops import dit_step_flops
+from kinema.diffusion.branches import branches_pay
 from kinema.models.dit import DiT, TextContext
 
 # The default clip is 33 frames (4.125 s at 8 fps), 64x64: a (9, 8, 8) latent grid, 144 tokens.
@@ -123,6 +124,32 @@ def step_inputs(dit: DiT, grid: tuple[int, int, int], batch: int = CFG_BATCH, te
     return StepInputs(latent, torch.full((batch,), 0.5), text)
 
 
+def guided_step(dit: DiT, inputs: StepInputs, branches: str = "auto", guidance: float = 5.0) -> Callable[[], torch.Tensor]:
+    """One guided sampling step as the sampler runs it (`guided_velocity`, text K/V cached): row 0
+    of `inputs` is the prompt, row 1 the empty prompt (all text tokens valid, so both passes see
+    the same tokens the peer does). `branches` as in `guided_velocity` ("auto": two threads on a
+    CPU with 2+ sleeping OpenMP threads)."""
+    from kinema.diffusion.sample import guided_velocity
+
+    if inputs.latent.shape[0] != 2:
+        raise ValueError(f"a guided step needs the batch of 2 (prompt, empty prompt), got {inputs.latent.shape[0]}")
+    row = [TextContext(inputs.text.tokens[i:i + 1], inputs.text.mask[i:i + 1], inputs.text.pooled[i:i + 1]) for i in (0, 1)]
+    velocity = guided_velocity(dit, row[0], row[1], guidance, branches=branches)
+    latent, timesteps = inputs.latent[:1], inputs.timesteps[:1]
+    return lambda: velocity(latent, timesteps)
+
+
+def threaded_peer_step(peer: torch.nn.Module, inputs: StepInputs) -> Callable[[], Any]:
+    """The peer's two passes run the way Kinema's sampler runs its own (two threads, batch 1 each):
+    not how diffusers runs it, measured so that the gain of the schedule is not credited to the model."""
+    from kinema.bench.peer import peer_forward
+    from kinema.diffusion.branches import BranchPair
+
+    pair = BranchPair()
+    halves = [(inputs.latent[i:i + 1], inputs.timesteps[i:i + 1], inputs.text.tokens[i:i + 1]) for i in (0, 1)]
+    return lambda: pair(lambda: peer_forward(peer, *halves[0]), lambda: peer_forward(peer, *halves[1]))
+
+
 def tokens_of(dit: DiT, grid: tuple[int, int, int]) -> int:
     pt, ph, pw = dit.cfg.patch
     return (grid[0] // pt) * (grid[1] // ph) * (grid[2] // pw)
@@ -131,8 +158,10 @@ def tokens_of(dit: DiT, grid: tuple[int, int, int]) -> int:
 def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int = 1, peer: torch.nn.Module | None = None,
                  peak_size: int = 2048, bf16: bool = False, batch: int = CFG_BATCH, text_tokens: int = TEXT_TOKENS,
                  int8_dit: DiT | None = None, peak_kernel: str = "mkl", unpacked_dit: DiT | None = None) -> dict[str, Any]:
-    """One sampling step's DiT forward on `grid`, interleaved round by round with the peer on the
-    same inputs, the fp32 matmul peak with `peak_kernel` (so that the share of peak compares like
+    """One guided sampling step on `grid` as the sampler runs it (`guided_step`: on a CPU with 2+
+    threads the prompt and the empty prompt on two threads; also timed as one batch of 2),
+    interleaved round by round with the peer on the same inputs (and, timed apart, the peer's
+    two passes on two threads the same way), the fp32 matmul peak with `peak_kernel` (so that the share of peak compares like
     with like under changing load), if `bf16` Kinema under bf16 autocast, `int8_dit` (the same
     model with int8 matmuls, `kinema.models.int8`) and `unpacked_dit` (the same model on eager
     `F.linear`, when `dit` is packed: `kinema.models.packed`). Ratios are per round, then medians."""
@@ -144,24 +173,23 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
     flops = dit_step_flops(batch, cfg.depth, cfg.width, tokens, text_tokens, cfg.mlp_ratio, cached=True)
     peak_matmul = square_matmul("fp32", peak_size, peak_kernel)
 
-    def bf16_step() -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return dit(inputs.latent, inputs.timesteps, inputs.text, kv)
-
     with torch.no_grad():
-        kv = dit.text_kv(inputs.text)
-        fns: dict[str, Callable[[], Any]] = {"kinema": lambda: dit(inputs.latent, inputs.timesteps, inputs.text, kv),
-                                             "peak": peak_matmul}
+        step = guided_step(dit, inputs)
+        fns: dict[str, Callable[[], Any]] = {"kinema": step, "peak": peak_matmul,
+                                             "kinema_batched": guided_step(dit, inputs, branches="batch")}
         if peer is not None:
             fns["peer"] = lambda: peer_forward(peer, inputs.latent, inputs.timesteps, inputs.text.tokens)
+            if torch.get_num_threads() >= 2:
+                fns["peer_threads"] = threaded_peer_step(peer, inputs)
         if bf16:
+            def bf16_step() -> torch.Tensor:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return step()
             fns["kinema_bf16"] = bf16_step
         if int8_dit is not None:
-            kv8 = int8_dit.text_kv(inputs.text)
-            fns["kinema_int8"] = lambda: int8_dit(inputs.latent, inputs.timesteps, inputs.text, kv8)
+            fns["kinema_int8"] = guided_step(int8_dit, inputs)
         if unpacked_dit is not None:
-            kv_plain = unpacked_dit.text_kv(inputs.text)
-            fns["kinema_unpacked"] = lambda: unpacked_dit(inputs.latent, inputs.timesteps, inputs.text, kv_plain)
+            fns["kinema_unpacked"] = guided_step(unpacked_dit, inputs)
         cpu: dict[str, list[float]] = {}
         times = interleaved(fns, repeats, warmup, cpu)
     peak_flops = 2 * peak_size**3
@@ -189,6 +217,12 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         "bf16_ms": None, "fp32_over_bf16": None,
         "int8_ms": None, "int8_cpu_ms": None, "fp32_over_int8": None, "peer_over_int8": None, "peer_over_int8_cpu": None,
         "unpacked_ms": None, "unpacked_over_kinema": None, "unpacked_over_kinema_cpu": None,
+        # how the guided pair ran (auto: two threads on a CPU with 2+ threads), and the same step as one batch of 2
+        "branches": "threads" if branches_pay(dit) else "batch",
+        "batched_ms": median_ms(times["kinema_batched"]),
+        "batched_over_kinema": statistics.median(b / k for b, k in zip(times["kinema_batched"], times["kinema"])),
+        "batched_over_kinema_cpu": statistics.median(b / max(k, 1e-9) for b, k in zip(cpu["kinema_batched"], cpu["kinema"])),
+        "peer_threads_ms": None, "peer_threads_over_kinema": None,
     }
     if unpacked_dit is not None:
         out.update(unpacked_ms=median_ms(times["kinema_unpacked"]),
@@ -202,6 +236,9 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
                    peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])),
                    peer_cpu_ms=median_ms(cpu["peer"]),
                    peer_over_kinema_cpu=statistics.median(p / max(k, 1e-9) for p, k in zip(cpu["peer"], cpu["kinema"])))
+        if "peer_threads" in times:
+            out.update(peer_threads_ms=median_ms(times["peer_threads"]),
+                       peer_threads_over_kinema=statistics.median(p / k for p, k in zip(times["peer_threads"], times["kinema"])))
     if bf16:
         out.update(bf16_ms=median_ms(times["kinema_bf16"]),
                    fp32_over_bf16=statistics.median(k / h for k, h in zip(times["kinema"], times["kinema_bf16"])))

@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from kinema.bench.measure import peak_rss_of, step_inputs
+    from kinema.bench.measure import guided_step, peak_rss_of, step_inputs
     from kinema.bench.peer import build_peer, peer_forward
     from kinema.models.packed import pack_linears, packing_available
     from kinema.pipeline import load_dit, weights_dir
@@ -63,11 +63,10 @@ def main() -> None:
     out: dict[str, Any] = {"kinema": [], "peer": None}
     with torch.no_grad():
         warm = step_inputs(dit, grids[0])  # first calls allocate once-only buffers: not the step's cost
-        dit(warm.latent, warm.timesteps, warm.text)
+        guided_step(dit, warm)()
         for grid in grids:
-            inputs = step_inputs(dit, grid)
-            kv = dit.text_kv(inputs.text)
-            out["kinema"].append(peak_rss_of(lambda: dit(inputs.latent, inputs.timesteps, inputs.text, kv)))
+            step = guided_step(dit, step_inputs(dit, grid))  # as the sampler runs it (text K/V made outside the step)
+            out["kinema"].append(peak_rss_of(step))
         if args.peer:
             model = build_peer(dit.cfg)
             peer_forward(model, warm.latent, warm.timesteps, warm.text.tokens)

@@ -80,16 +80,21 @@ def tables(results: dict[str, Any]) -> Group:
     if peaks:
         head.add_row("fp32 peak, interleaved", ", ".join(f"{v:.1f}" for v in peaks) + " GFLOP/s (beside each canvas below)")
 
-    dit = Table(title="DiT forward per sampling step: batch 2 (guided), 64 text tokens, K/V cached; interleaved with "
-                      "the diffusers peer and the fp32 peak matmul, medians")
+    steps = results.get("dit_steps") or []
+    how = "prompt and empty prompt on two threads" if steps and steps[0].get("branches") == "threads" else "one batch of 2"
+    dit = Table(title=f"DiT per guided sampling step ({how}), 64 text tokens, K/V cached; interleaved with the diffusers "
+                      "peer (one batch of 2, as diffusers runs it) and the fp32 peak matmul, medians")
     for col in ("canvas", "tokens", "GFLOP", "ms", "GFLOP/s", "of peak", "of peak (cpu)", "peer ms", "peer/us", "peer/us (cpu)",
-                "eager ms", "eager/packed", "bf16 ms", "fp32/bf16", "int8 ms", "peer/int8 (cpu)", "MB", "peer MB"):
+                "batch-2 ms", "batch-2/us", "peer 2-thread ms", "/us", "eager ms", "eager/packed", "bf16 ms", "fp32/bf16",
+                "int8 ms", "peer/int8 (cpu)", "MB", "peer MB"):
         dit.add_column(col, justify="right")
-    for s in results.get("dit_steps") or []:
+    for s in steps:
         dit.add_row(s["canvas"], str(s["tokens"]), _f(s["gflop"], ".2f"), _f(s["kinema_ms"]), _f(s["kinema_gflops"]),
                     _f(None if s["kinema_fraction_of_peak"] is None else 100 * s["kinema_fraction_of_peak"], ".0f", "%"),
                     _f(None if s.get("kinema_fraction_of_peak_cpu") is None else 100 * s["kinema_fraction_of_peak_cpu"], ".0f", "%"),
                     _f(s["peer_ms"]), _f(s["peer_over_kinema"], ".2f", "x"), _f(s.get("peer_over_kinema_cpu"), ".2f", "x"),
+                    _f(s.get("batched_ms")), _f(s.get("batched_over_kinema"), ".2f", "x"),
+                    _f(s.get("peer_threads_ms")), _f(s.get("peer_threads_over_kinema"), ".2f", "x"),
                     _f(s.get("unpacked_ms")), _f(s.get("unpacked_over_kinema"), ".2f", "x"), _f(s.get("bf16_ms")), _f(s.get("fp32_over_bf16"), ".2f", "x"),
                     _f(s.get("int8_ms")), _f(s.get("peer_over_int8_cpu"), ".2f", "x"), _f(s.get("kinema_memory_mb"), ".1f"), _f(s.get("peer_memory_mb"), ".1f"))
     parts: list[Any] = [head, dit]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from kinema.diffusion.branches import BranchPair, branches_pay
 from kinema.diffusion.flow import shift_timesteps
 from kinema.models.dit import DiT, TextContext
 
@@ -44,15 +45,28 @@ def timestep_schedule(steps: int, shift: float = 1.0, start: float = 1.0) -> tor
     return t * start if start < 1.0 else t
 
 
-def guided_velocity(model: DiT, text: TextContext, empty: TextContext, guidance: float) -> VelocityFn:
+BRANCH_MODES = ("auto", "batch", "threads")
+
+
+def guided_velocity(model: DiT, text: TextContext, empty: TextContext, guidance: float,
+                    branches: str = "auto") -> VelocityFn:
     """Velocity with classifier-free guidance: v_uncond + g (v_cond - v_uncond).
 
-    Conditional and unconditional passes share one batch, and text keys/values are computed once
-    for all steps.
+    Text keys/values are computed once for all steps. `branches` says how the conditional and
+    unconditional passes run: "batch" as one batch of 2 (the empty prompt padded to the prompt's
+    length and masked), "threads" at the same time on two threads, each pass attending to its own
+    text only (`kinema.diffusion.branches`), "auto" threads where that pays (fp32 on a CPU with 2+
+    OpenMP threads that sleep when idle, as the CLI sets them; gradients off; no process group:
+    `branches_pay`) and batch elsewhere. Both give the same velocity up
+    to float rounding.
     """
+    if branches not in BRANCH_MODES:
+        raise ValueError(f"branches {branches!r} is not supported; use one of: {', '.join(BRANCH_MODES)}")
     if guidance == 1.0:
         kv = model.text_kv(text)
         return lambda x, t: model(x, t, text, kv)
+    if branches == "threads" or (branches == "auto" and branches_pay(model)):
+        return _threaded_guidance(model, text, empty, guidance)
     both = TextContext(
         torch.cat([text.tokens, _pad_to(empty.tokens, text.tokens.shape[1])]),
         torch.cat([text.mask, _pad_to(empty.mask, text.mask.shape[1])]),
@@ -65,6 +79,34 @@ def guided_velocity(model: DiT, text: TextContext, empty: TextContext, guidance:
         return v_uncond + guidance * (v_cond - v_uncond)
 
     return velocity
+
+
+def _threaded_guidance(model: DiT, text: TextContext, empty: TextContext, guidance: float) -> VelocityFn:
+    """The guided velocity with its two passes on two threads; gradients on fall back to one thread
+    after the other (a training caller, e.g. distillation, must not race on autograd)."""
+    text, empty = _own_tokens(text), _own_tokens(empty)
+    kv_text, kv_empty = model.text_kv(text), model.text_kv(empty)
+    pair = BranchPair()
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        def cond() -> torch.Tensor:
+            return model(x, t, text, kv_text)
+
+        def uncond() -> torch.Tensor:
+            return model(x, t, empty, kv_empty)
+
+        v_cond, v_uncond = (cond(), uncond()) if torch.is_grad_enabled() else pair(cond, uncond)
+        return v_uncond + guidance * (v_cond - v_uncond)
+
+    return velocity
+
+
+def _own_tokens(text: TextContext) -> TextContext:
+    """One prompt's text without its padding (attention to masked keys is attention to fewer keys)."""
+    if text.tokens.shape[0] != 1 or bool(text.mask.all()) or not bool(text.mask.any()):
+        return text
+    keep = text.mask[0]
+    return TextContext(text.tokens[:, keep], text.mask[:, keep], text.pooled)
 
 
 def _pad_to(x: torch.Tensor, length: int) -> torch.Tensor:

@@ -146,3 +146,28 @@ def test_cli_bench_json_quick(tiny_weights, tmp_path, monkeypatch: pytest.Monkey
     assert data["settings"]["repeats"] == 2 and data["peer"] is None and data["dit_steps"][0]["peer_ms"] is None
     bad = CliRunner().invoke(app, ["bench", "--threads", "0", "--weights", str(tiny_weights)])
     assert bad.exit_code != 0 and "threads" in bad.output
+
+
+def test_the_step_is_timed_as_the_sampler_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 2 sleeping threads the guided pair runs on two threads (and is also timed as one batch
+    of 2, and the peer the same two-thread way); both Kinema paths compute the same velocity."""
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # as `kinema bench` sets it
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = DiT(SMALL).eval()
+        for p in model.parameters():
+            if p.abs().sum() == 0:
+                p.data.normal_(0, 0.1)
+        inputs = measure.step_inputs(model, (3, 4, 4), batch=2, text_tokens=8)
+        with torch.no_grad():
+            threaded, batched = measure.guided_step(model, inputs)(), measure.guided_step(model, inputs, branches="batch")()
+        assert torch.allclose(threaded, batched, atol=1e-5)
+        with pytest.raises(ValueError, match="batch of 2"):
+            measure.guided_step(model, measure.step_inputs(model, (3, 4, 4), batch=1))
+        row = measure.measure_step(model, (3, 4, 4), repeats=1, warmup=0, peer=build_peer(SMALL), peak_size=64, text_tokens=8)
+        assert row["branches"] == "threads" and row["batched_ms"] > 0 and row["batched_over_kinema"] > 0
+        assert row["peer_threads_ms"] > 0 and row["peer_threads_over_kinema"] > 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
