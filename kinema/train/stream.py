@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
-from kinema.models.dit import TextContext
+from kinema.models.dit import TextContext, with_place_features
 from kinema.models.weights import load_dit, load_vae
 from kinema.train.checkpoint import load_config, load_training, save_training, save_weights
 from kinema.train.dit import random_keep_mask, use_empty_prompt
@@ -72,6 +72,7 @@ class StreamConfig:
     log_every: int = 100
     seed: int = 0
     buckets: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)  # () : kinema.train.data.DEFAULT_BUCKETS
+    position_features: int | None = None  # add place features to an init without them (None: as the init has)
 
     def __post_init__(self) -> None:
         checks = {"seconds": self.seconds > 0, "max_steps": self.max_steps >= 0, "workers": self.workers >= 0, "token_budget": self.token_budget > 0,
@@ -205,6 +206,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     vae = load_vae(init).to(device).requires_grad_(False)
     raw = load_config(init, "dit")
     model = load_dit(init).to(device).train()
+    if cfg.position_features is not None:
+        model = with_place_features(model, cfg.position_features)
     dit_cfg = model.cfg
     model.set_attention(_same_dtype_attention)
     ema = EMA(model, cfg.ema_decay)

@@ -142,3 +142,39 @@ def test_parameter_names_are_those_of_the_shipped_checkpoint() -> None:
     model = DiT(DiTConfig(**{**cfg, "patch": tuple(cfg["patch"])}))
     assert set(model.state_dict()) == names
     assert model.load_state_dict({k: torch.zeros_like(v) for k, v in model.state_dict().items()}, strict=True)
+
+
+def test_place_features_join_a_trained_model_unchanged_and_then_learn() -> None:
+    """Fourier features of each token's place in the frame: zero-initialised, so weights trained
+    without them load (complete_state) and compute exactly as before; they get gradients; they
+    depend on the fractional place only, so every canvas size shares them."""
+    from dataclasses import replace
+
+    from kinema.models.dit import complete_state
+
+    base = trained_like(DiT(TINY)).eval()
+    cfg = replace(TINY, position_features=8)
+    grown = DiT(cfg)
+    grown.load_state_dict(complete_state(base.state_dict(), cfg))
+    x, t = torch.randn(1, 4, 3, 8, 12), torch.full((1,), 0.5)
+    with torch.no_grad():
+        assert torch.equal(grown.eval()(x, t, text(1)), base(x, t, text(1)))
+    grown.train()
+    grown(x, t, text(1)).square().mean().backward()
+    assert grown.position_embed.weight.grad.abs().sum() > 0
+
+    features = grown.place_features(3, 3)
+    assert features.shape == (9, 8) and features.abs().max() <= 1.0
+    assert torch.allclose(grown.place_features(1, 1)[0], features[4])  # the centre cell of any grid
+    assert not torch.allclose(features[3], features[5])  # left and right of the middle row differ
+    with pytest.raises(ValueError, match="multiple of 4"):
+        DiT(replace(TINY, position_features=6))
+
+    from kinema.models.dit import with_place_features
+
+    again = with_place_features(base, 8).eval()
+    with torch.no_grad():
+        assert torch.equal(again(x, t, text(1)), base(x, t, text(1)))
+    assert with_place_features(again, 8) is again
+    with pytest.raises(ValueError, match="already has 8 position features"):
+        with_place_features(again, 16)
