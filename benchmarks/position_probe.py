@@ -1,0 +1,62 @@
+"""Does the model put an object where the prompt says? Left, center and right, from pixels.
+
+    python benchmarks/position_probe.py weights/kinema-tiny [runs/other-weights ...] [--seeds 8]
+
+For each weights folder: "A large red square/circle sits still on the left / in the center / on
+the right ..." as single 64x64 images, `--seeds` seeds each (20 steps, CFG 5). The red pixels'
+centre gives the object's x (0 = left edge, 1 = right edge). Prints, as JSON, the share of images
+whose object lies in the asked third (chance is 1/3; an image with no red object counts as a miss)
+and the mean x per asked side: a model that follows "left" and "right" has means near 1/6, 1/2
+and 5/6, one that ignores them has three equal means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+SIDES = (("left", "on the left", 0.0, 1 / 3), ("center", "in the center", 1 / 3, 2 / 3), ("right", "on the right", 2 / 3, 1.0))
+
+
+def red_centre_x(frame: np.ndarray) -> float | None:
+    """x of the centre of the clearly red pixels, as a fraction of the width (None: no red object)."""
+    f = frame.astype(float)
+    red = (f[..., 0] > 150) & (f[..., 1] < 90) & (f[..., 2] < 90)
+    return float(np.nonzero(red)[1].mean() / f.shape[1]) if red.sum() > 5 else None
+
+
+def probe(weights: str, seeds: int) -> dict:
+    from kinema.pipeline import Pipeline
+    from kinema.safety import SafetySettings
+
+    pipe = Pipeline.from_pretrained(weights)
+    off = SafetySettings.off("prompt", "frames", "watermark")  # an internal measurement of fixed, harmless prompts
+    hits, mean_x = [], {}
+    for side, words, lo, hi in SIDES:
+        xs = []
+        for shape in ("square", "circle"):
+            for seed in range(seeds):
+                prompt = f"A large red {shape} sits still {words}. The background is black and there is no floor. The camera does not move."
+                x = red_centre_x(np.asarray(pipe.generate(prompt, frames=1, seed=seed, safety=off).frames[0]))
+                hits.append(x is not None and lo <= x < hi)
+                if x is not None:
+                    xs.append(x)
+        mean_x[side] = round(float(np.mean(xs)), 3) if xs else None
+    return {"weights": weights, "images": len(hits), "in_asked_third": round(float(np.mean(hits)), 3), "mean_x": mean_x}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", nargs="+", help="weights folders (dit*, vae*)")
+    parser.add_argument("--seeds", type=int, default=8, help="seeds per side and shape (default 8)")
+    args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds {args.seeds} must be at least 1")
+    for weights in args.weights:
+        print(json.dumps(probe(weights, args.seeds)))
+
+
+if __name__ == "__main__":
+    main()
