@@ -56,6 +56,7 @@ def test_bad_options_fail_clearly(tmp_path: Path) -> None:
         (["generate", " ", "-o", str(tmp_path / "a.mp4")], "prompt is empty"),
         (["generate", "red ball", "--size", "64", "-o", str(tmp_path / "a.mp4")], "WIDTHxHEIGHT"),
         (["train", "dit", "--position-features", "6", "--run", str(tmp_path / "r")], "--position-features 6 must be 0 or a positive multiple of 4"),
+        (["train", "stream", "--position-features", "-4", "--run", str(tmp_path / "s")], "--position-features -4 must be 0 or a positive multiple of 4"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)

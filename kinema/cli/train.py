@@ -127,6 +127,12 @@ def cache_command(
     build_cache(vae, default_encoder(), data, output, shards)
 
 
+def check_position_features(count: int) -> None:
+    """--position-features: sin and cos per axis (row, column) at each octave, so a multiple of 4."""
+    if count < 0 or count % 4:
+        raise ValueError(f"--position-features {count} must be 0 or a positive multiple of 4 (e.g. 16)")
+
+
 @train_app.command("dit")
 @friendly_errors
 def dit_command(
@@ -180,8 +186,7 @@ def dit_command(
         raise ValueError(f"--token-budget {token_budget} and --max-batch {max_batch} must be positive")
     if position_features is None:
         position_features = load_config(init, "dit")["dit"].get("position_features", 0) if init else 0
-    if position_features < 0 or position_features % 4:
-        raise ValueError(f"--position-features {position_features} must be 0 or a positive multiple of 4 (e.g. 16)")
+    check_position_features(position_features)
     model_cfg = replace(PRESETS[preset], position_features=position_features)
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
                          max_batch=max_batch)
@@ -231,10 +236,10 @@ def stream_command(
     from kinema.device import pick_device
     from kinema.train.stream import StreamConfig, train_stream
 
+    if position_features is not None:
+        check_position_features(position_features)
     cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
                        ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features)
-    if position_features is not None and (position_features < 0 or position_features % 4):
-        raise ValueError(f"--position-features {position_features} must be 0 or a positive multiple of 4 (e.g. 16)")
     if resume and not (run / "state" / "state.json").exists():
         raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     for name in ("dit.json", "vae.json"):

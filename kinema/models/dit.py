@@ -14,7 +14,7 @@ presets.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from einops import rearrange
@@ -243,8 +243,6 @@ def with_place_features(model: DiT, features: int) -> DiT:
         return model
     if model.cfg.position_features:
         raise ValueError(f"the model already has {model.cfg.position_features} position features; it cannot change to {features}")
-    from dataclasses import replace
-
     grown = DiT(replace(model.cfg, position_features=features)).to(next(model.parameters()).device)
     grown.load_state_dict(complete_state(model.state_dict(), grown.cfg))
     return grown.train(model.training)
