@@ -111,7 +111,7 @@ class Pipeline:
                 raise ValueError(f"lora_scale {lora_scale} must be a finite number (0: off, 1: as trained)")
             load_lora(dit, lora, strength=lora_scale, merge=True)
             name = f"{folder.name}+lora:{Path(lora).name}@{lora_scale:g}"
-        pipe = cls(load_vae(folder), dit, default_encoder(), name).to(chosen)
+        pipe = cls(load_vae(folder), dit, default_encoder(dit.cfg.word_states), name).to(chosen)
         if int8:
             return pipe.with_int8()
         if packed and chosen.type == "cpu" and packing_available():

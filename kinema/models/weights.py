@@ -24,9 +24,14 @@ def load_vae(folder: Path | str) -> VideoVAE:
     return vae.eval()
 
 
+def load_dit_config(folder: Path | str) -> DiTConfig:
+    """The DiT configuration of a weights folder (its dit.json)."""
+    raw = load_config(Path(folder), "dit")["dit"]
+    return DiTConfig(**{**raw, "patch": tuple(raw["patch"])})
+
+
 def load_dit(folder: Path | str) -> DiT:
     """The diffusion transformer of a weights folder (dit.json + dit*.safetensors), in eval mode."""
-    raw = load_config(Path(folder), "dit")["dit"]
-    dit = DiT(DiTConfig(**{**raw, "patch": tuple(raw["patch"])}))
+    dit = DiT(load_dit_config(folder))
     dit.load_state_dict(load_weights(Path(folder), "dit"))
     return dit.eval()

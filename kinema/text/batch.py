@@ -3,7 +3,8 @@
 `TextEncoder` (kinema.text.encoder) caches per prompt and runs on the CPU: right for sampling and
 for building a latent cache once. Streaming training meets each caption once, so `BatchTextEncoder`
 runs MiniLM on the accelerator and returns fixed-width padded states, computed exactly as
-TextEncoder computes them (last hidden states of the real tokens, padding zeroed, normalised mean).
+TextEncoder computes them (`minilm_states`: last hidden states of the real tokens, with word states
+the input layer's beside them, padding zeroed, normalised means).
 
 `export_compact` writes a vocabulary-pruned copy of MiniLM (fp16 layers, only the word-embedding
 rows that the given captions use: about 22 MB instead of 87) for machines without the
@@ -23,16 +24,16 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from kinema.text.encoder import MAX_TOKENS, model_dir
+from kinema.text.encoder import MAX_TOKENS, minilm_states, model_dir
 
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
 @dataclass
 class PaddedStates:
-    tokens: torch.Tensor  # (B, MAX_TOKENS, TEXT_DIM), zero where mask is False
+    tokens: torch.Tensor  # (B, MAX_TOKENS, D), zero where mask is False (D: kinema.text.encoder.text_dim)
     mask: torch.Tensor  # (B, MAX_TOKENS) bool
-    pooled: torch.Tensor  # (B, TEXT_DIM)
+    pooled: torch.Tensor  # (B, D)
     known: torch.Tensor  # (B,) bool: every word piece is in the encoder's vocabulary
 
 
@@ -80,12 +81,14 @@ def _load_compact(folder: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
 
 
 class BatchTextEncoder:
-    """MiniLM on `device`, batched and uncached. `folder`: a compact export (None: the wheel's model)."""
+    """MiniLM on `device`, batched and uncached. `folder`: a compact export (None: the wheel's model);
+    `word_states` as in `TextEncoder`."""
 
-    def __init__(self, device: torch.device | str = "cpu", folder: Path | str | None = None) -> None:
+    def __init__(self, device: torch.device | str = "cpu", folder: Path | str | None = None, word_states: bool = False) -> None:
         from transformers import BertConfig, BertModel
 
         self.device = torch.device(device)
+        self.word_states = word_states
         path = Path(folder) if folder is not None else Path(model_dir())
         if not (path / "model.safetensors").exists():
             raise FileNotFoundError(f"no MiniLM weights in {path} (make a compact copy with `kinema train export-text`)")
@@ -108,8 +111,5 @@ class BatchTextEncoder:
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
         ids, mask = batch["input_ids"], batch["attention_mask"].bool()
         known = torch.ones(len(prompts), dtype=torch.bool) if self.known is None else (self.known[ids] | ~mask).all(1)
-        hidden = self.model(**{k: v.to(self.device) for k, v in batch.items()}).last_hidden_state.float()
-        mask = mask.to(self.device)
-        weights = mask.unsqueeze(-1).float()
-        pooled = torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1)
-        return PaddedStates(hidden * weights, mask, pooled, known.to(self.device))
+        hidden, pooled = minilm_states(self.model, {k: v.to(self.device) for k, v in batch.items()}, self.word_states)
+        return PaddedStates(hidden, mask.to(self.device), pooled, known.to(self.device))

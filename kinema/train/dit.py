@@ -159,7 +159,7 @@ def bench_subset(step: int, ema_model: DiT, cfg: DiTTrainConfig, run_dir: Path) 
     from kinema.text.encoder import default_encoder
 
     dit = copy.deepcopy(ema_model).cpu().eval()
-    pipe = Pipeline(load_vae(cfg.vae), pack_linears(dit) if packing_available() else dit, default_encoder())  # as `kinema generate` samples
+    pipe = Pipeline(load_vae(cfg.vae), pack_linears(dit) if packing_available() else dit, default_encoder(cfg.model.word_states))  # as `kinema generate` samples
     suite = load_suite(subset="ci")
     suite = Suite(suite.name, suite.entries[: cfg.eval_prompts])
     off = SafetySettings.off("prompt", "frames", "watermark")
@@ -198,7 +198,7 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
               parallel: ParallelConfig = ParallelConfig()) -> DiT:
     torch.manual_seed(cfg.seed)
     model = DiT(cfg.model)
-    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget, max_batch=cfg.max_batch)
+    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget, max_batch=cfg.max_batch, word_states=cfg.model.word_states)
 
     def on_checkpoint(step: int, ema: EMA) -> None:
         cache.rescan()  # pick up shards a concurrent `kinema train cache` has written

@@ -116,10 +116,11 @@ def export(config: FinetuneConfig, run_dir: Path, model: nn.Module, step: int) -
     return out
 
 
-def empty_text() -> TextContext:
+def empty_text(word_states: bool = False) -> TextContext:
+    """The empty prompt's text, as a model with or without word states reads it (caption dropout)."""
     from kinema.text.encoder import default_encoder
 
-    states = default_encoder().encode([""])
+    states = default_encoder(word_states).encode([""])
     return TextContext(states.tokens, states.mask, states.pooled)
 
 
@@ -137,7 +138,7 @@ def finetune(config: FinetuneConfig, run_dir: Path, progress: bool = True, devic
     cache_dir = prepare_cache(config, run_dir, progress)
     torch.manual_seed(config.seed)
     model, trainable = build_model(config)
-    cache = LatentCache(cache_dir, token_budget=config.token_budget)
+    cache = LatentCache(cache_dir, token_budget=config.token_budget, word_states=model.cfg.word_states)
     channels = {key[0] for key in cache.groups}
     if channels != {model.cfg.latent_channels}:
         raise ValueError(f"the latent cache {cache_dir} has {sorted(channels)} latent channels, the model at {config.weights} "
@@ -145,7 +146,7 @@ def finetune(config: FinetuneConfig, run_dir: Path, progress: bool = True, devic
     train_cfg = DiTTrainConfig(model=model.cfg, cache=str(cache_dir), seed=config.seed, token_budget=config.token_budget,
                                caption_dropout=config.caption_dropout, condition_rate=config.condition_rate, vae=config.weights,
                                optim=config.optim)
-    empty = empty_text()
+    empty = empty_text(model.cfg.word_states)
     out: dict[str, Any] = {"trainable": trainable, "clips": len(cache), "cache": str(cache_dir)}
 
     def on_checkpoint(step: int, ema: EMA) -> None:

@@ -195,6 +195,22 @@ def _warn_unplanned(count: int, out_dir: Path) -> None:
         log.warning(f"{count} videos are not in the plan of {out_dir} (added after it was started); build a new cache to include them")
 
 
+def _with_input_layer(tensors: dict[str, torch.Tensor], captions: list[str], sidecar: Path) -> dict[str, torch.Tensor]:
+    """A shard's tensors with MiniLM's input-layer states beside its last-layer ones (word states)."""
+    from kinema.text.encoder import default_encoder
+
+    if tensors["tokens"].shape[-1] != TEXT_DIM:
+        return tensors  # written with word states already
+    words = default_encoder().input_layer(captions)
+    length = tensors["mask"].shape[1]
+    if words.mask.shape[1] > length or not torch.equal(words.mask, tensors["mask"][:, : words.mask.shape[1]]):
+        raise ValueError(f"{sidecar}: its captions tokenize differently from its text states; rebuild the cache with this MiniLM")
+    padded = torch.zeros(len(captions), length, TEXT_DIM)
+    padded[:, : words.tokens.shape[1]] = words.tokens
+    return {**tensors, "tokens": torch.cat([tensors["tokens"].float(), padded], -1).half(),
+            "pooled": torch.cat([tensors["pooled"].float(), words.pooled], -1).half()}
+
+
 @dataclass
 class LatentBatch:
     latents: torch.Tensor  # (B, C, F, h, w) fp32
@@ -208,8 +224,13 @@ class LatentBatch:
 
 
 class LatentCache:
-    def __init__(self, folder: Path, token_budget: int = 144 * 16, max_batch: int = 64, patch_tokens: int = 4) -> None:
+    """`word_states`: give each clip's text the input layer's states beside the last layer's the
+    shards hold (computed from the captions at load: an embedding lookup), for a DiT that reads them."""
+
+    def __init__(self, folder: Path, token_budget: int = 144 * 16, max_batch: int = 64, patch_tokens: int = 4,
+                 word_states: bool = False) -> None:
         self.folder = Path(folder)
+        self.word_states = word_states
         self.token_budget = token_budget
         self.max_batch = max_batch
         self.patch_tokens = patch_tokens  # latent positions per token (2x2 patches)
@@ -226,8 +247,10 @@ class LatentCache:
             captions = json.loads(sidecar.read_text())["captions"]
             key = tuple(tensors["latents"].shape[1:])
             group = self.groups.setdefault(key, {"latents": [], "tokens": [], "mask": [], "pooled": [], "captions": []})
-            n, length = tensors["tokens"].shape[:2]
-            tokens = torch.zeros(n, MAX_TOKENS, TEXT_DIM, dtype=torch.float16)
+            if self.word_states:
+                tensors = _with_input_layer(tensors, captions, sidecar)
+            n, length, dim = tensors["tokens"].shape
+            tokens = torch.zeros(n, MAX_TOKENS, dim, dtype=torch.float16)
             mask = torch.zeros(n, MAX_TOKENS, dtype=torch.bool)
             tokens[:, :length], mask[:, :length] = tensors["tokens"], tensors["mask"]
             for name, value in (("latents", tensors["latents"]), ("tokens", tokens), ("mask", mask), ("pooled", tensors["pooled"])):

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
-from kinema.models.dit import TextContext, with_place_features
+from kinema.models.dit import TextContext, with_place_features, with_word_states
 from kinema.models.weights import load_dit, load_vae
 from kinema.train.checkpoint import load_config, load_training, save_training, save_weights
 from kinema.train.dit import random_keep_mask, use_empty_prompt
@@ -73,6 +73,7 @@ class StreamConfig:
     seed: int = 0
     buckets: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)  # () : kinema.train.data.DEFAULT_BUCKETS
     position_features: int | None = None  # add place features to an init without them (None: as the init has)
+    word_states: bool = False  # add word states (kinema.text.encoder) to an init without them (False: as the init has)
 
     def __post_init__(self) -> None:
         checks = {"seconds": self.seconds > 0, "max_steps": self.max_steps >= 0, "workers": self.workers >= 0, "token_budget": self.token_budget > 0,
@@ -208,6 +209,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     model = load_dit(init).to(device).train()
     if cfg.position_features is not None:
         model = with_place_features(model, cfg.position_features)
+    if cfg.word_states:
+        model = with_word_states(model)
     dit_cfg = model.cfg
     model.set_attention(_same_dtype_attention)
     ema = EMA(model, cfg.ema_decay)
@@ -216,7 +219,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     if resume:
         state, _ = load_training(out / "state", model, ema.model, optimizer)
         step, done_seconds, base_step, clips_seen = state["step"], state["seconds"], state["base_step"], state["clips_seen"]
-    encoder = BatchTextEncoder(device, text_folder)
+    encoder = BatchTextEncoder(device, text_folder, word_states=dit_cfg.word_states)
     empty = encoder.encode([""])
     n_empty = int(empty.mask[0].sum())
 

@@ -178,3 +178,27 @@ def test_place_features_join_a_trained_model_unchanged_and_then_learn() -> None:
     assert with_place_features(again, 8) is again
     with pytest.raises(ValueError, match="already has 8 position features"):
         with_place_features(again, 16)
+
+
+def test_word_states_join_a_trained_model_unchanged_and_then_learn() -> None:
+    """Word states double the text input width; the new input columns start at zero, so weights
+    trained on the last layer alone compute exactly as before on its half, learn from the other half,
+    and a text of the wrong width is refused with what the model reads."""
+    from kinema.models.dit import complete_state, with_word_states
+
+    base = trained_like(DiT(TINY)).eval()
+    grown = with_word_states(base).eval()
+    assert grown.cfg.word_states and grown.cfg.text_dim == 768 and with_word_states(grown) is grown
+    x, t, plain = torch.randn(1, 4, 3, 8, 8), torch.full((1,), 0.5), text(1)
+    words = TextContext(torch.cat([plain.tokens, torch.randn_like(plain.tokens)], -1), plain.mask,
+                        torch.cat([plain.pooled, torch.randn_like(plain.pooled)], -1))
+    with torch.no_grad():
+        assert torch.equal(grown(x, t, words), base(x, t, plain))
+    state = complete_state(base.state_dict(), grown.cfg)
+    assert state["text_proj.0.weight"].shape == (32, 768) and not state["text_proj.0.weight"][:, 384:].any()
+    grown.train()
+    grown(x, t, words).square().mean().backward()
+    assert grown.text_proj[0].weight.grad[:, 384:].abs().sum() > 0
+    assert grown.pooled_embed[0].weight.grad[:, 384:].abs().sum() > 0
+    with pytest.raises(ValueError, match="text states are 384 wide; this model reads 768"):
+        grown(x, t, plain)

@@ -36,3 +36,45 @@ def test_unknown_bucket_preset_is_a_clear_error(tiny_weights: Path, tmp_path: Pa
                                  "--buckets", "everything"])
     assert result.exit_code == 2
     assert "bucket preset 'everything' is not known" in " ".join(result.output.split())
+
+
+def test_word_states_from_a_cache_of_last_layer_states_to_a_trained_model(tiny_weights: Path, tmp_path: Path) -> None:
+    """A cache holds MiniLM's last layer; with word states LatentCache puts the input layer's states
+    (from the captions) beside them. `kinema train dit --word-states` grows a model without them,
+    exports one that generates, and they cannot be removed again."""
+    import json
+
+    import torch
+
+    from kinema.pipeline import Pipeline
+    from kinema.safety import SafetySettings
+    from kinema.text.encoder import default_encoder
+
+    out = tmp_path / "cache"
+    result = runner.invoke(app, ["train", "cache", "--weights", str(tiny_weights), "-o", str(out), "--shards", "2",
+                                 "--distribution", "simple", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    plain, words = LatentCache(out).batch(0), LatentCache(out, word_states=True).batch(0)
+    assert words.captions == plain.captions and torch.equal(words.mask, plain.mask)
+    assert plain.tokens.shape[-1] == 384 and words.tokens.shape[-1] == 768
+    assert torch.equal(words.tokens[..., :384], plain.tokens) and torch.equal(words.pooled[:, :384], plain.pooled)
+    reference = default_encoder(True).encode(plain.captions)  # what sampling gives the model
+    n = reference.tokens.shape[1]
+    assert torch.allclose(words.tokens[:, :n, 384:], reference.tokens[..., 384:], atol=1e-2)  # stored in fp16
+    assert torch.allclose(words.pooled[:, 384:], reference.pooled[:, 384:], atol=1e-2)
+
+    export = tmp_path / "export"
+    args = ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run"), "--export", str(export),
+            "--steps", "2", "--warmup", "1", "--checkpoint-every", "2", "--threads", "1", "--word-states"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((export / "dit.json").read_text())["dit"]
+    assert meta["word_states"] and meta["text_dim"] == 768
+    for file in tiny_weights.glob("vae*"):
+        (export / file.name).write_bytes(file.read_bytes())
+    video = Pipeline.from_pretrained(export).generate("a red circle on the left", size="32x32", frames=1, steps=2, seed=0,
+                                                      safety=SafetySettings.off("prompt", "frames", "watermark"))
+    assert video.frames.shape == (1, 32, 32, 3)
+    result = runner.invoke(app, ["train", "dit", "--init", str(export), "--cache", str(out), "--run", str(tmp_path / "run2"), "--no-word-states"])
+    assert result.exit_code == 2
+    assert "reads word states; they cannot be removed" in " ".join(result.output.split())

@@ -81,6 +81,10 @@ def test_batch_encoder_matches_the_cached_encoder_and_compact_export(tmp_path: P
     assert (states.tokens[:3] - full.tokens).abs().max() < 2e-3 * scale  # fp16 weights
     with pytest.raises(FileNotFoundError, match="export-text"):
         BatchTextEncoder("cpu", tmp_path)
+    words, reference = BatchTextEncoder("cpu", word_states=True).encode(captions), default_encoder(True).encode(captions)
+    n = reference.tokens.shape[1]
+    assert torch.allclose(words.tokens[:, :n], reference.tokens, atol=1e-4) and not words.tokens[:, n:].any()
+    assert torch.allclose(words.pooled, reference.pooled, atol=1e-5)
 
 
 def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Path) -> None:
@@ -89,7 +93,7 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
 
     cfg = StreamConfig(seconds=600.0, max_steps=4, workers=1, buckets=((32, 32, 1), (32, 32, 5)), token_budget=64, max_batch=4,
                        min_pool=8, max_pool=64, ingest_per_step=8, warmup=2, log_every=2, save_every=1000,
-                       position_features=8)  # added to weights without them; kept on resume
+                       position_features=8, word_states=True)  # added to weights without them; kept on resume
     run = tmp_path / "run"
     import multiprocessing
     import signal
@@ -103,7 +107,7 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
     assert first["step"] == 4 and np.isfinite(first["loss"]) and 8 <= first["pool"] <= 64 + 64
     meta = json.loads((run / "export" / "dit.json").read_text())
     assert meta["stream"]["steps"] == first["step"] and meta["step"] == first["step"]  # the tiny weights had no step
-    assert meta["dit"]["position_features"] == 8
+    assert meta["dit"]["position_features"] == 8 and meta["dit"]["word_states"] and meta["dit"]["text_dim"] == 768
     state = json.loads((run / "state" / "state.json").read_text())
     assert state["step"] == 4 and 0 < state["seconds"] < 600
     video = Pipeline.from_pretrained(run / "export").generate("a red circle", size="32x32", frames=5, steps=2, seed=0,
