@@ -94,6 +94,9 @@ def run_command(
         results["calibration"] = {k: v for k, v in cal.items() if k != "runs"}
     _write_json(results, output)
     console.print(table(results, cal))
+    if results["withheld"]:
+        console.print(f"[yellow]{results['withheld']} videos withheld by the safety layer scored as blank videos "
+                      f"(their records in {output} say why)[/yellow]")
     console.print(f"results: {output}")
 
 

@@ -5,7 +5,10 @@ Contract:
   entry, scores it against the entry's frozen spec and returns a results dict (JSON-safe):
   `per_prompt` (id, group, prompt, categories, overall, seconds), `summary` (mean per category over
   the prompts where it applies, plus `overall`), `seconds_per_video` (scoring time only) and
-  `count`. Results of different runs compare category by category. With `distributed=True`
+  `count`. A video the safety layer withholds (`kinema.safety.RefusedError`, e.g. a false
+  positive of the frame check on a suite prompt) is scored as the blank video the user got, its
+  record says why (`withheld`), `withheld` counts them, and the run goes on. Results of different
+  runs compare category by category. With `distributed=True`
   under torchrun the ranks share the entries and merge their scores (same results, faster).
 - `calibrate(suite)` scores the world's own renders (the ceiling), the same renders after an H.264
   4:2:0 MP4 round trip (`ceiling_mp4`, when PyAV can encode), uniform noise (`floor_noise`) and renders
@@ -53,8 +56,14 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
     per_prompt = []
     strips: dict[str, np.ndarray] = {}
     started = time.perf_counter()
+    from kinema.safety import RefusedError
+
     for entry in suite.entries[rank::world]:
-        video = make_video(entry)
+        withheld = None
+        try:
+            video = make_video(entry)
+        except RefusedError as error:  # one refusal must not end a long run; it scores as nothing shown
+            video, withheld = blank_video(entry), str(error)
         score = score_video(video, entry.spec_scene())
         per_prompt.append(
             {
@@ -66,6 +75,7 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
                 "categories": score.categories,
                 "overall": score.overall,
                 "seconds": score.seconds,
+                **({"withheld": withheld} if withheld else {}),
             }
         )
         if keep_frames:
@@ -85,6 +95,7 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
         "label": label,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "count": len(per_prompt),
+        "withheld": sum("withheld" in p for p in per_prompt),
         "summary": summarise(per_prompt),
         "seconds_per_video": float(np.mean([p["seconds"] for p in per_prompt])) if per_prompt else None,
         "wall_seconds": time.perf_counter() - started,
@@ -95,6 +106,11 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
     if keep_frames and per_prompt:
         results["examples"] = examples
     return results
+
+
+def blank_video(entry: SuiteEntry) -> np.ndarray:
+    """Black frames of the entry's canvas and length: what a withheld generation shows."""
+    return np.zeros((entry.frames, entry.height, entry.width, 3), np.uint8)
 
 
 def _rank_world() -> tuple[int, int]:

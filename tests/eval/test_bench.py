@@ -129,3 +129,24 @@ def test_packaged_calibration_matches_the_suite() -> None:
     for run in ("ceiling", "ceiling_mp4", "floor_noise", "floor_shuffled"):
         assert set(CATEGORIES) <= set(cal[run])
     assert cal["ceiling"]["overall"] >= 0.98 and cal["floor_noise"]["overall"] <= 0.05
+
+
+def test_a_withheld_video_scores_as_blank_and_the_run_goes_on(small: Suite) -> None:
+    """A frame-check false positive on one suite prompt must not end a long evaluation."""
+    from kinema.safety import RefusedError
+    from kinema.safety.frames import FrameVerdict
+
+    part = Suite("part", small.entries[:2])
+    withheld_id = part.entries[0].id
+
+    def make(entry):  # type: ignore[no-untyped-def]
+        if entry.id == withheld_id:
+            raise RefusedError(FrameVerdict(False, "1 of 5 frames flagged", [3], 0.01))
+        return render_reference(entry)
+
+    results = run_suite(part, make, label="one withheld")
+    first, second = results["per_prompt"]
+    assert results["count"] == 2 and results["withheld"] == 1
+    assert first["withheld"] == "video withheld: 1 of 5 frames flagged" and "withheld" not in second
+    assert first["overall"] < 0.3 < second["overall"]  # nothing shown scores like a blank video, the render as before
+    json.dumps(results)
