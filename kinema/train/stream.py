@@ -207,9 +207,12 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     vae = load_vae(init).to(device).requires_grad_(False)
     raw = load_config(init, "dit")
     model = load_dit(init).to(device).train()
-    if cfg.position_features is not None:
-        model = with_place_features(model, cfg.position_features)
-    if cfg.word_states:
+    # A resumed run grows the init as the run did, whatever the flags of this call say.
+    saved = json.loads((out / "state" / "state.json").read_text())["config"] if resume else {}
+    places = cfg.position_features if cfg.position_features is not None else saved.get("position_features")
+    if places is not None:
+        model = with_place_features(model, places)
+    if cfg.word_states or saved.get("word_states", False):
         model = with_word_states(model)
     dit_cfg = model.cfg
     model.set_attention(_same_dtype_attention)

@@ -113,7 +113,8 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
     video = Pipeline.from_pretrained(run / "export").generate("a red circle", size="32x32", frames=5, steps=2, seed=0,
                                                                safety=SafetySettings.off("prompt", "frames", "watermark"))
     assert video.frames.shape == (5, 32, 32, 3)
-    again = train_stream(StreamConfig(**{**cfg.__dict__, "max_steps": 6}), tiny_weights, run, torch.device("cpu"), resume=True)
+    resumed = {**cfg.__dict__, "max_steps": 6, "position_features": None, "word_states": False}  # the run's own growth is kept
+    again = train_stream(StreamConfig(**resumed), tiny_weights, run, torch.device("cpu"), resume=True)
     assert again["step"] == 6 and again["seconds"] > state["seconds"]
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert all(0 < r["ingest_share"] < 1 for r in records)  # where the step time goes: encoding vs training
