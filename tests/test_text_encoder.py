@@ -2,13 +2,13 @@
 
 import torch
 
-from kinema.text.encoder import TEXT_DIM, default_encoder, text_dim
+from kinema.text.encoder import TEXT_DIM, default_encoder
 
 
 def test_word_states_are_the_last_layer_then_the_input_layer() -> None:
     prompts = ["A large red square sits still on the left.", "", "a ball"]
     plain, words = default_encoder().encode(prompts), default_encoder(True).encode(prompts)
-    assert text_dim(False) == TEXT_DIM and text_dim(True) == 2 * TEXT_DIM == words.tokens.shape[-1]
+    assert plain.tokens.shape[-1] == TEXT_DIM and words.tokens.shape[-1] == 2 * TEXT_DIM
     assert torch.equal(words.mask, plain.mask)
     assert torch.equal(words.tokens[..., :TEXT_DIM], plain.tokens) and torch.equal(words.pooled[:, :TEXT_DIM], plain.pooled)
     inputs = default_encoder().input_layer(prompts)  # the cheap path a latent cache uses

@@ -135,9 +135,9 @@ def check_position_features(count: int) -> None:
 
 def check_word_states(init: Path | None, word_states: bool | None) -> bool:
     """--word-states: default as --init reads text (else off); they can be added to an init, not removed."""
-    from kinema.train.checkpoint import load_config
+    from kinema.models.weights import load_dit_config
 
-    had = bool(load_config(init, "dit")["dit"].get("word_states", False)) if init else False
+    had = load_dit_config(init).word_states if init else False
     if word_states is None:
         return had
     if had and not word_states:
@@ -186,9 +186,9 @@ def dit_command(
     """
     import torch
 
-    from kinema.models.dit import PRESETS, complete_state
+    from kinema.models.dit import PRESETS, complete_state, word_states_config
     from kinema.models.weights import load_dit_config
-    from kinema.train.checkpoint import load_config, load_weights
+    from kinema.train.checkpoint import load_weights
     from kinema.train.dit import DiTTrainConfig, train_dit
     from kinema.train.finetune import empty_text
 
@@ -201,13 +201,11 @@ def dit_command(
         raise ValueError(f"--eval-every {eval_every} must be a multiple of --checkpoint-every {checkpoint_every}")
     if token_budget < 1 or max_batch < 1:
         raise ValueError(f"--token-budget {token_budget} and --max-batch {max_batch} must be positive")
-    if position_features is None:
-        position_features = load_config(init, "dit")["dit"].get("position_features", 0) if init else 0
+    base = load_dit_config(init) if init else PRESETS[preset]
+    position_features = base.position_features if position_features is None else position_features
     check_position_features(position_features)
     words = check_word_states(init, word_states)
-    base = load_dit_config(init) if init else PRESETS[preset]
-    model_cfg = replace(base, position_features=position_features, word_states=words,
-                        text_dim=base.text_dim * (2 if words and not base.word_states else 1))  # the input layer's beside the last's
+    model_cfg = replace(word_states_config(base) if words else base, position_features=position_features)
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
                          max_batch=max_batch)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))

@@ -253,12 +253,17 @@ def complete_state(state: dict[str, torch.Tensor], cfg: DiTConfig) -> dict[str, 
     return {**{k: v for k, v in fresh.items() if k.startswith("position_embed.") and k not in state}, **grown}
 
 
+def word_states_config(cfg: DiTConfig) -> DiTConfig:
+    """`cfg` reading word states: the input layer's states beside the last layer's, twice as wide."""
+    return cfg if cfg.word_states else replace(cfg, word_states=True, text_dim=2 * cfg.text_dim)
+
+
 def with_word_states(model: DiT) -> DiT:
     """`model` itself if it reads word states, else a copy that does (the new input columns start
     at zero: same outputs for the same last-layer states)."""
     if model.cfg.word_states:
         return model
-    grown = DiT(replace(model.cfg, word_states=True, text_dim=2 * model.cfg.text_dim)).to(next(model.parameters()).device)
+    grown = DiT(word_states_config(model.cfg)).to(next(model.parameters()).device)
     grown.load_state_dict(complete_state(model.state_dict(), grown.cfg))
     return grown.train(model.training)
 

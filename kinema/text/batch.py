@@ -31,7 +31,7 @@ TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vo
 
 @dataclass
 class PaddedStates:
-    tokens: torch.Tensor  # (B, MAX_TOKENS, D), zero where mask is False (D: kinema.text.encoder.text_dim)
+    tokens: torch.Tensor  # (B, MAX_TOKENS, D), zero where mask is False (D = 384; 768 with word states)
     mask: torch.Tensor  # (B, MAX_TOKENS) bool
     pooled: torch.Tensor  # (B, D)
     known: torch.Tensor  # (B,) bool: every word piece is in the encoder's vocabulary

@@ -28,11 +28,6 @@ import torch
 TEXT_DIM = 384  # MiniLM's hidden size: one layer's states
 
 
-def text_dim(word_states: bool) -> int:
-    """Width of a token state: the last layer, plus the input layer with word states."""
-    return TEXT_DIM * (2 if word_states else 1)
-
-
 def minilm_states(model: torch.nn.Module, batch: dict[str, torch.Tensor], word_states: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(hidden (B, L, D) with padding zeroed, pooled (B, D)) of a tokenized batch: the last layer
     (D = 384), or the last and the input layer side by side (D = 768), pooled per layer as
@@ -40,8 +35,15 @@ def minilm_states(model: torch.nn.Module, batch: dict[str, torch.Tensor], word_s
     out = model(**batch, output_hidden_states=word_states)
     layers = [out.last_hidden_state.float()] + ([out.hidden_states[0].float()] if word_states else [])
     weights = batch["attention_mask"].unsqueeze(-1).float()
-    pooled = [torch.nn.functional.normalize((h * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1) for h in layers]
-    return torch.cat(layers, dim=-1) * weights, torch.cat(pooled, dim=-1)
+    return torch.cat(layers, dim=-1) * weights, torch.cat([pool(h, weights) for h in layers], dim=-1)
+
+
+def pool(states: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The sentence vector of one layer's states (B, L, D): mean over real tokens (weights (B, L, 1)),
+    L2-normalised, as sentence-transformers pools."""
+    return torch.nn.functional.normalize((states * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1)
+
+
 MAX_TOKENS = 96  # detailed world captions are 40-80 word pieces; longer prompts are truncated
 
 
@@ -92,7 +94,6 @@ class TextEncoder:
         self.cache: OrderedDict[str, TextStates] = OrderedDict()
         self.cache_size = cache_size
         self.word_states = word_states
-        self.dim = text_dim(word_states)
 
     @torch.inference_mode()
     def _encode_uncached(self, prompts: list[str]) -> list[TextStates]:
@@ -107,21 +108,14 @@ class TextEncoder:
         return out
 
     @torch.inference_mode()
-    def input_layer(self, prompts: list[str], batch_size: int = 512) -> TextStates:
+    def input_layer(self, prompts: list[str]) -> TextStates:
         """MiniLM's input-layer states only (word-piece, position and type embeddings, normalised),
-        padded to the longest prompt, uncached: cheap (no attention), for adding word states to a
-        latent cache whose shards hold the last layer's (`kinema.train.latents.LatentCache`)."""
-        parts = []
-        for start in range(0, len(prompts), batch_size):
-            batch = self.tokenizer(prompts[start : start + batch_size], padding=True, truncation=True, max_length=MAX_TOKENS,
-                                   return_tensors="pt")
-            states = self.model.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids")).float()
-            mask = batch["attention_mask"].bool()
-            weights = mask.unsqueeze(-1).float()
-            pooled = torch.nn.functional.normalize((states * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1)
-            parts.extend(TextStates(states[i : i + 1, : int(mask[i].sum())], mask[i : i + 1, : int(mask[i].sum())], pooled[i : i + 1])
-                         for i in range(len(mask)))
-        return TextStates.stack(parts)
+        padded to the longest prompt with zeros, uncached: cheap (no attention), for adding word
+        states to a latent cache whose shards hold the last layer's (`kinema.train.latents.LatentCache`)."""
+        batch = self.tokenizer(prompts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        states = self.model.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids")).float()
+        weights = batch["attention_mask"].unsqueeze(-1).float()
+        return TextStates(states * weights, batch["attention_mask"].bool(), pool(states, weights))
 
     def encode(self, prompts: list[str] | str, batch_size: int = 64) -> TextStates:
         if isinstance(prompts, str):

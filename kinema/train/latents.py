@@ -201,7 +201,7 @@ def _with_input_layer(tensors: dict[str, torch.Tensor], captions: list[str], sid
 
     if tensors["tokens"].shape[-1] != TEXT_DIM:
         return tensors  # written with word states already
-    words = default_encoder().input_layer(captions)
+    words = default_encoder(word_states=True).input_layer(captions)  # the instance a word-states trainer already holds
     length = tensors["mask"].shape[1]
     if words.mask.shape[1] > length or not torch.equal(words.mask, tensors["mask"][:, : words.mask.shape[1]]):
         raise ValueError(f"{sidecar}: its captions tokenize differently from its text states; rebuild the cache with this MiniLM")
