@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from kinema.cli.errors import friendly_errors
+
+if TYPE_CHECKING:
+    from kinema.models.dit import DiTConfig
 
 train_app = typer.Typer(no_args_is_help=True)
 SHIPPED = Path("weights/kinema-tiny")
@@ -147,6 +150,17 @@ def check_word_states(init: Path | None, word_states: bool | None) -> bool:
 
 WORD_STATES = typer.Option(None, "--word-states/--no-word-states", help="Give the DiT MiniLM's input-layer (word-piece) states beside its last layer's, which barely tells left from right (kinema.text.encoder). Default: as --init reads text, else off. Added to an --init without them, the new input columns start at zero: the model starts unchanged.")
 
+GROWN_LR_SCALE = typer.Option(1.0, help="Learning-rate multiplier for the parts --position-features and --word-states grow onto trained weights (the place layer, the input-layer text columns): they start at zero and at a fine-tuning rate stay too small to matter (kinema.train.boost). E.g. 20; 1: the same rate as the rest.")
+
+
+def check_grown_lr_scale(scale: float, cfg: DiTConfig) -> float:
+    """--grown-lr-scale: positive, and only for a model that has grown parts to apply it to."""
+    if not scale > 0:
+        raise ValueError(f"--grown-lr-scale must be positive, got {scale}")
+    if scale != 1 and not (cfg.position_features or cfg.word_states):
+        raise ValueError(f"--grown-lr-scale {scale}: the model has no place features or word states to scale (add --position-features 16 or --word-states)")
+    return scale
+
 
 @train_app.command("dit")
 @friendly_errors
@@ -164,6 +178,7 @@ def dit_command(
     init: Path = typer.Option(None, help="Start from shipped weights (e.g. weights/kinema-tiny) instead of scratch."),
     position_features: int = typer.Option(None, help="Fourier features of each token's place in the frame (a multiple of 4, e.g. 16; 0: RoPE only). Default: as --init has them, else 0. Added to an --init without them, the new layer starts at zero: the model starts unchanged."),
     word_states: bool = WORD_STATES,
+    grown_lr_scale: float = GROWN_LR_SCALE,
     threads: int = THREADS,
     device: str = DEVICE,
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
@@ -208,7 +223,8 @@ def dit_command(
     model_cfg = replace(word_states_config(base) if words else base, position_features=position_features)
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
                          max_batch=max_batch)
-    cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every))
+    cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every,
+                                     grown_lr_scale=check_grown_lr_scale(grown_lr_scale, model_cfg)))
     empty = empty_text(words)
     init_state = complete_state(load_weights(init, "dit"), model_cfg) if init else None
     from kinema.device import pick_device
@@ -236,6 +252,7 @@ def stream_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/state (weights, EMA, AdamW, seconds done)."),
     position_features: int = typer.Option(None, help="Add Fourier features of each token's place in the frame to an --init without them (a multiple of 4, e.g. 16); default: as the init has."),
     word_states: bool = WORD_STATES,
+    grown_lr_scale: float = GROWN_LR_SCALE,
 ) -> None:
     """Train the DiT on world clips rendered on the fly and encoded on the device: the GPU recipe.
 
@@ -260,9 +277,15 @@ def stream_command(
         if not (Path(init) / name).exists():
             raise ValueError(f"--init {init} is not a weights folder: it has no {name}")
     words = check_word_states(init, word_states)
+    from kinema.models.weights import load_dit_config
+
+    grown = load_dit_config(init)
+    if not resume:  # a resumed run grows the init as its saved config says (kinema.train.stream)
+        check_grown_lr_scale(grown_lr_scale, replace(grown, word_states=grown.word_states or words,
+                                                     position_features=grown.position_features or position_features or 0))
     cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
                        ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features,
-                       word_states=words)
+                       word_states=words, grown_lr_scale=grown_lr_scale)
     if resume and not (run / "state" / "state.json").exists():
         raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     from rich.console import Console

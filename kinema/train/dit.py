@@ -18,6 +18,7 @@ from torch import nn
 
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
 from kinema.models.dit import PRESETS, DiT, DiTConfig, TextContext
+from kinema.train.boost import grown_regions
 from kinema.train.checkpoint import save_weights
 from kinema.train.distributed import ParallelConfig, split_rows
 from kinema.train.ema import EMA
@@ -190,6 +191,7 @@ def dit_job(name: str, model: nn.Module, cache: LatentCache, cfg: DiTTrainConfig
         shard=lambda b, index, parts: dit_piece(b[0], b[1], cfg, empty, index, parts),
         blocks=lambda m: m.blocks,
         outside_calls=lambda m: [layer for block in m.blocks for layer in (block.cross.kv, block.cross.k_norm)],  # DiT.text_kv
+        grown=grown_regions,
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kinema.train.boost import Region, RegionBoost
 from kinema.train.checkpoint import is_sharded, load_sharded, load_training, optimizer_state_by_name, save_sharded, save_training
 from kinema.train.distributed import (
     DistEnv,
@@ -54,6 +55,7 @@ class OptimConfig:
     ema_decay: float = 0.999
     checkpoint_every: int = 200
     log_every: int = 10
+    grown_lr_scale: float = 1.0  # learning-rate multiplier for the job's grown parts (kinema.train.boost)
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup:
@@ -82,6 +84,9 @@ class Job:
     # Modules inside the blocks that the model calls from outside its blocks' forward (e.g. the
     # DiT's text key/value projections, computed once per call): each becomes its own FSDP unit.
     outside_calls: Callable[[nn.Module], Sequence[nn.Module]] | None = None
+    # Parts grown onto a trained model (kinema.train.boost), trained at OptimConfig.grown_lr_scale
+    # times the learning rate. None: the job has none.
+    grown: Callable[[nn.Module], list[Region]] | None = None
 
 
 class _Stop:
@@ -144,6 +149,12 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def _boost(job: Job, model: nn.Module, optim: OptimConfig) -> RegionBoost:
+    if optim.grown_lr_scale != 1 and job.grown is None:
+        raise ValueError(f"job {job.name!r} has no grown parts to give a learning-rate scale of {optim.grown_lr_scale}")
+    return RegionBoost(job.grown(model) if job.grown is not None and optim.grown_lr_scale != 1 else [], optim.grown_lr_scale)
+
+
 def run(job: Job, optim: OptimConfig, run_dir: Path, progress: bool = True, init_state: dict[str, torch.Tensor] | None = None,
         device: torch.device | str = "cpu", parallel: ParallelConfig = ParallelConfig()) -> int:
     """Train until optim.steps; returns the final step. Resumes from run_dir/checkpoint if present.
@@ -179,6 +190,7 @@ def run(job: Job, optim: OptimConfig, run_dir: Path, progress: bool = True, init
             job.on_checkpoint(step, ema)
 
     report = _Reporter(job, optim, run_dir, step, progress)
+    boost = _boost(job, model, optim)
     bf16 = parallel.bf16(device)
     model.train()
     try:
@@ -193,7 +205,8 @@ def run(job: Job, optim: OptimConfig, run_dir: Path, progress: bool = True, init
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
-            optimizer.step()
+            with boost.around_step():
+                optimizer.step()
             ema.update(model, step)
             step += 1
             report.add(step, job.items_per_batch(batch), loss.item(), float(grad_norm), metrics)
@@ -263,6 +276,7 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
                 _plain_checkpoint_hook(job, step, ema, template, env)
 
         report = _Reporter(job, optim, run_dir, step, progress, enabled=env.is_main)
+        boost = _boost(job, model, optim)
         pieces = env.world_size * parallel.grad_accum
         bf16 = parallel.bf16(device)
         wrapped.train()
@@ -287,7 +301,8 @@ def _run_parallel(job: Job, optim: OptimConfig, run_dir: Path, progress: bool, i
                 if not math.isfinite(total):
                     raise FloatingPointError(f"loss became {total} at step {step}; lower the learning rate or check the data")
                 grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), optim.grad_clip)
-                optimizer.step()
+                with boost.around_step():
+                    optimizer.step()
                 ema.update(model, step)
                 step += 1
                 report.add(step, job.items_per_batch(batch), total, _scalar(grad_norm), metrics)

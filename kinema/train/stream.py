@@ -40,6 +40,7 @@ import torch
 from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
 from kinema.models.dit import TextContext, with_place_features, with_word_states
 from kinema.models.weights import load_dit, load_vae
+from kinema.train.boost import boost_for
 from kinema.train.checkpoint import load_config, load_training, save_training, save_weights
 from kinema.train.dit import random_keep_mask, use_empty_prompt
 from kinema.train.ema import EMA
@@ -74,12 +75,14 @@ class StreamConfig:
     buckets: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)  # () : kinema.train.data.DEFAULT_BUCKETS
     position_features: int | None = None  # add place features to an init without them (None: as the init has)
     word_states: bool = False  # add word states (kinema.text.encoder) to an init without them (False: as the init has)
+    grown_lr_scale: float = 1.0  # learning-rate multiplier for the place layer and word-state columns (kinema.train.boost)
 
     def __post_init__(self) -> None:
         checks = {"seconds": self.seconds > 0, "max_steps": self.max_steps >= 0, "workers": self.workers >= 0, "token_budget": self.token_budget > 0,
                   "max_batch": self.max_batch > 0, "image_share": 0 <= self.image_share <= 1, "lr": self.lr > 0,
                   "min_pool": self.min_pool > 0, "max_pool": self.max_pool >= self.min_pool,
-                  "ingest_per_step": self.ingest_per_step > 0, "distributions": len(self.distributions) > 0}
+                  "ingest_per_step": self.ingest_per_step > 0, "distributions": len(self.distributions) > 0,
+                  "grown_lr_scale": self.grown_lr_scale > 0}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"stream config: {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)} out of range")
@@ -218,6 +221,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     model.set_attention(_same_dtype_attention)
     ema = EMA(model, cfg.ema_decay)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
+    boost = boost_for(model, cfg.grown_lr_scale)
     step, done_seconds, base_step, clips_seen = 0, 0.0, int(raw.get("step", 0)), 0
     if resume:
         state, _ = load_training(out / "state", model, ema.model, optimizer)
@@ -311,7 +315,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
+            with boost.around_step():
+                optimizer.step()
             ema.update(model, step)
             step += 1
             clips_seen += b

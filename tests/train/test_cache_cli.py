@@ -65,7 +65,7 @@ def test_word_states_from_a_cache_of_last_layer_states_to_a_trained_model(tiny_w
 
     export = tmp_path / "export"
     args = ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run"), "--export", str(export),
-            "--steps", "2", "--warmup", "1", "--checkpoint-every", "2", "--threads", "1", "--word-states"]
+            "--steps", "2", "--warmup", "1", "--checkpoint-every", "2", "--threads", "1", "--word-states", "--grown-lr-scale", "10"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     meta = json.loads((export / "dit.json").read_text())["dit"]
@@ -78,3 +78,10 @@ def test_word_states_from_a_cache_of_last_layer_states_to_a_trained_model(tiny_w
     result = runner.invoke(app, ["train", "dit", "--init", str(export), "--cache", str(out), "--run", str(tmp_path / "run2"), "--no-word-states"])
     assert result.exit_code == 2
     assert "reads word states; they cannot be removed" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run3"),
+                                 "--grown-lr-scale", "10"])
+    assert result.exit_code == 2
+    assert "no place features or word states to scale" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run3"),
+                                 "--word-states", "--grown-lr-scale", "0"])
+    assert result.exit_code == 2 and "--grown-lr-scale must be positive" in " ".join(result.output.split())

@@ -93,7 +93,7 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
 
     cfg = StreamConfig(seconds=600.0, max_steps=4, workers=1, buckets=((32, 32, 1), (32, 32, 5)), token_budget=64, max_batch=4,
                        min_pool=8, max_pool=64, ingest_per_step=8, warmup=2, log_every=2, save_every=1000,
-                       position_features=8, word_states=True)  # added to weights without them; kept on resume
+                       position_features=8, word_states=True, grown_lr_scale=5.0)  # added to weights without them; kept on resume
     run = tmp_path / "run"
     import multiprocessing
     import signal
@@ -133,6 +133,8 @@ def test_stream_cli_errors_and_text_export(tiny_weights: Path, tmp_path: Path) -
     assert result.exit_code == 2 and "is not a weights folder" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", "stream", "--init", str(tiny_weights), "--lr", "-1"])
     assert result.exit_code == 2 and "lr=-1.0" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", "stream", "--init", str(tiny_weights), "--grown-lr-scale", "10"])
+    assert result.exit_code == 2 and "no place features or word states to scale" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", "export-text", str(tmp_path / "minilm"), "--captions", "200"])
     assert result.exit_code == 0, result.output
     assert "word pieces" in result.output and (tmp_path / "minilm" / "model.safetensors").exists()

@@ -1,0 +1,69 @@
+"""A learning-rate scale for the parts grown onto a trained DiT (kinema.train.boost)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from kinema.models.dit import DiT, DiTConfig
+from kinema.train.boost import RegionBoost, boost_for, grown_regions
+from kinema.train.runner import OptimConfig, param_groups, run
+from tests.train.test_runner import make_job
+
+TINY = DiTConfig(latent_channels=4, width=32, depth=1, heads=2, text_dim=16, frequency_dim=16)
+
+
+def test_the_step_on_a_region_is_scaled_and_nothing_else_changes() -> None:
+    weight = nn.Parameter(torch.ones(3, 4))
+    other = nn.Parameter(torch.ones(5))
+    optimizer = torch.optim.SGD([weight, other], lr=0.1)
+    boost = RegionBoost([(weight, (slice(None), slice(2, None)))], scale=7.0)
+    weight.grad, other.grad = torch.ones(3, 4), torch.ones(5)
+    with boost.around_step():
+        optimizer.step()
+    assert torch.allclose(weight[:, :2], torch.full((3, 2), 0.9))  # the plain step
+    assert torch.allclose(weight[:, 2:], torch.full((3, 2), 1 - 0.7))  # 7 times it
+    assert torch.allclose(other, torch.full((5,), 0.9))
+
+
+def test_grown_regions_are_the_place_layer_and_the_input_layer_columns() -> None:
+    plain = DiT(TINY)
+    assert grown_regions(plain) == []
+    grown = DiT(DiTConfig(**{**TINY.__dict__, "position_features": 8, "word_states": True, "text_dim": 32}))
+    regions = grown_regions(grown)
+    shapes = sorted(tuple(p[index].shape) for p, index in regions)
+    assert shapes == [(32,), (32, 8), (32, 16), (32, 16)]  # place bias and weight; two text layers' input-layer halves
+    text = dict(grown.named_parameters())["text_proj.0.weight"]
+    assert any(p is text and index[1] == slice(16, None) for p, index in regions)
+    with pytest.raises(TypeError, match="defined for a DiT"):
+        grown_regions(nn.Linear(2, 2))
+
+
+def test_adamw_moves_the_grown_parts_scale_times_as_far() -> None:
+    """One AdamW step of two identical models, one boosted: the grown parts move 10x as far, every
+    other parameter exactly as far."""
+    cfg = DiTConfig(**{**TINY.__dict__, "position_features": 8, "word_states": True, "text_dim": 32})
+    torch.manual_seed(0)
+    models = [DiT(cfg), DiT(cfg)]
+    models[1].load_state_dict(models[0].state_dict())
+    starts = [{n: p.detach().clone() for n, p in m.named_parameters()} for m in models]
+    for model, scale in zip(models, (1.0, 10.0)):
+        optimizer = torch.optim.AdamW(param_groups(model, 0.01), lr=1e-3)
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        with boost_for(model, scale).around_step():
+            optimizer.step()
+    moved = [{n: p.detach() - starts[i][n] for n, p in m.named_parameters()} for i, m in enumerate(models)]
+    assert torch.allclose(moved[1]["position_embed.weight"], 10 * moved[0]["position_embed.weight"], atol=1e-7)
+    assert torch.allclose(moved[1]["text_proj.0.weight"][:, 16:], 10 * moved[0]["text_proj.0.weight"][:, 16:], atol=1e-7)
+    assert torch.equal(moved[1]["text_proj.0.weight"][:, :16], moved[0]["text_proj.0.weight"][:, :16])
+    assert torch.equal(moved[1]["patch_embed.weight"], moved[0]["patch_embed.weight"])
+    assert moved[0]["position_embed.weight"].abs().min() > 0
+
+
+def test_a_scale_needs_grown_parts_and_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no grown parts"):
+        run(make_job(), OptimConfig(steps=2, grown_lr_scale=5.0), tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="must be positive"):
+        RegionBoost([], scale=0.0)
