@@ -213,7 +213,7 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
         "kinema_fraction_of_peak_cpu": statistics.median((flops / max(tk, 1e-9)) / (peak_flops / max(tp, 1e-9))
                                                          for tk, tp in zip(cpu["kinema"], cpu["peak"])),
         "peer_ms": None, "peer_samples_ms": None, "peer_gflops": None, "peer_over_kinema": None,
-        "peer_cpu_ms": None, "peer_over_kinema_cpu": None,
+        "peer_cpu_ms": None, "peer_over_kinema_cpu": None, "peer_fraction_of_peak_cpu": None,
         "bf16_ms": None, "fp32_over_bf16": None,
         "int8_ms": None, "int8_cpu_ms": None, "fp32_over_int8": None, "peer_over_int8": None, "peer_over_int8_cpu": None,
         "unpacked_ms": None, "unpacked_over_kinema": None, "unpacked_over_kinema_cpu": None,
@@ -235,7 +235,11 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
                    # per-round ratio, then the median: robust to load that changes between rounds
                    peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])),
                    peer_cpu_ms=median_ms(cpu["peer"]),
-                   peer_over_kinema_cpu=statistics.median(p / max(k, 1e-9) for p, k in zip(cpu["peer"], cpu["kinema"])))
+                   peer_over_kinema_cpu=statistics.median(p / max(k, 1e-9) for p, k in zip(cpu["peer"], cpu["kinema"])),
+                   # the peer's own share of peak, counted with Kinema's FLOPs (the work both must do):
+                   # no model can be more than 1 / this times faster than the peer without beating the peak
+                   peer_fraction_of_peak_cpu=statistics.median((flops / max(tq, 1e-9)) / (peak_flops / max(tp, 1e-9))
+                                                               for tq, tp in zip(cpu["peer"], cpu["peak"])))
         if "peer_threads" in times:
             out.update(peer_threads_ms=median_ms(times["peer_threads"]),
                        peer_threads_over_kinema=statistics.median(p / k for p, k in zip(times["peer_threads"], times["kinema"])))

@@ -40,12 +40,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     int8_default = steps[0].get(key8) if steps else None
     int8_best = max((s[key8] for s in steps if s.get(key8)), default=None)
     int8 = results.get("end_to_end_int8") or {}
+    ref = results.get("reference_step") or {}
     rows = [
         (f"DiT step vs diffusers Wan{clock} (default canvas)", default_ratio, TARGETS["peer_speedup"], ">=", "x"),
         (f"DiT step vs diffusers Wan{clock} (best canvas)", best_ratio, TARGETS["peer_speedup"], ">=", "x"),
         (f"same, Kinema --int8 vs the fp32 peer{clock} (default canvas)", int8_default, TARGETS["peer_speedup"], ">=", "x"),
         (f"same, Kinema --int8 vs the fp32 peer{clock} (best canvas)", int8_best, TARGETS["peer_speedup"], ">=", "x"),
         ("transformer share of fp32 peak, CPU time (best canvas)", best_fraction, TARGETS["fraction_of_peak"], ">=", ""),
+        (f"DiT step vs diffusers Wan{clock} (reference size)", ref.get(key), TARGETS["peer_speedup"], ">=", "x"),
+        ("transformer share of fp32 peak, CPU time (reference size)", ref.get("kinema_fraction_of_peak_cpu"), TARGETS["fraction_of_peak"], ">=", ""),
         ("default clip, seconds per second of video", rtf, TARGETS["real_time_factor"], "<", ""),
         ("same, distilled few-step sampler", few.get("real_time_factor"), TARGETS["real_time_factor"], "<", ""),
         # CPU seconds per second of video: wall time on an idle machine is at most this (fully serial)
@@ -102,6 +105,9 @@ def tables(results: dict[str, Any]) -> Group:
     if peer and "unavailable" in peer:
         parts.append(f"[yellow]peer skipped: {peer['unavailable']}[/yellow]")
 
+    if results.get("reference_step"):
+        parts.append(reference_table(results["reference_step"]))
+
     growth = scaling_rows(results)
     if growth:
         grow = Table(title=f"Growth with tokens (relative to the default clip; {growth[0]['clock']} time)")
@@ -142,6 +148,22 @@ def tables(results: dict[str, Any]) -> Group:
         goal.add_row(t["target"], _f(t["value"], ".3g"), t["goal"], {True: "[green]yes[/green]", False: "[red]no[/red]", None: "-"}[t["met"]])
     parts.append(goal)
     return Group(*parts)
+
+
+def reference_table(ref: dict[str, Any]) -> Table:
+    """The step at the reference size, and how far the peak lets any model get ahead of the peer."""
+    cfg = ref["dit"]
+    table = Table(title=f"Reference size: {ref['preset']} preset, random init ({ref['parameters'] / 1e6:.0f}M parameters: {cfg['depth']} layers, "
+                        f"{cfg['heads']} heads of {cfg['width'] // cfg['heads']}), {ref['tokens']} tokens, guided step as Kinema samples, medians")
+    for col in ("ms", "GFLOP/s", "of peak", "of peak (cpu)", "eager ms", "eager/packed", "peer ms", "peer/us", "peer/us (cpu)",
+                "peer of peak (cpu)", "most peer/us the peak allows"):
+        table.add_column(col, justify="right")
+    share = ref.get("peer_fraction_of_peak_cpu")
+    table.add_row(_f(ref["kinema_ms"]), _f(ref["kinema_gflops"]), _f(100 * ref["kinema_fraction_of_peak"], ".0f", "%"),
+                  _f(100 * ref["kinema_fraction_of_peak_cpu"], ".0f", "%"), _f(ref.get("unpacked_ms")), _f(ref.get("unpacked_over_kinema"), ".2f", "x"),
+                  _f(ref.get("peer_ms")), _f(ref.get("peer_over_kinema"), ".2f", "x"), _f(ref.get("peer_over_kinema_cpu"), ".2f", "x"),
+                  _f(None if share is None else 100 * share, ".0f", "%"), _f(None if not share else 1 / share, ".2f", "x"))
+    return table
 
 
 def oversubscribed(results: dict[str, Any]) -> bool:

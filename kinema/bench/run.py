@@ -32,6 +32,10 @@ class BenchSettings:
     int8: bool = True  # also measure int8 sampling (kinema.models.int8): step, end to end, and how far the video moves
     scaling: tuple[str, ...] = ("64x64", "128x64", "128x128")
     peak_size: int = 2048  # square matmul for the peak (shared/BENCH.md); smaller only in tests
+    # The issue's reference size, where its orientation figures were measured (12 layers, 6 heads of
+    # 64, 1024 tokens): a randomly initialised DiT of this preset on this latent grid (frames, rows,
+    # cols), packed as Kinema samples, against the same-size peer. None: skipped.
+    reference: tuple[str, tuple[int, int, int]] | None = ("small", (4, 32, 32))
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 256:
@@ -43,6 +47,11 @@ class BenchSettings:
         for name in self.scaling:
             if name not in SCALING_GRIDS:
                 raise ValueError(f"scaling canvas {name!r} is unknown; use: {', '.join(SCALING_GRIDS)}")
+        if self.reference is not None:
+            from kinema.models.dit import PRESETS
+
+            if self.reference[0] not in PRESETS:
+                raise ValueError(f"reference preset {self.reference[0]!r} is unknown; use: {', '.join(PRESETS)}")
 
 
 QUICK = dict(repeats=2, warmup=1)
@@ -130,6 +139,8 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
                                    settings.peak_size, bf16=native_bf16, int8_dit=int8_pipe.dit if int8_pipe else None,
                                    peak_kernel=peak_kernel, unpacked_dit=unpacked)
         steps.append({"canvas": name, **row})
+    if settings.reference is not None:
+        results["reference_step"] = measure_reference(settings, peak_kernel, note)
     note("memory per step (a fresh child process)")
     grids = [measure.SCALING_GRIDS[name] for name in settings.scaling]
     memory = step_memory(grids, settings.weights, peer is not None, settings.threads)
@@ -142,6 +153,34 @@ def run_bench(settings: BenchSettings, note: Callable[[str], None] = lambda _: N
     results["process_peak_rss_mb"] = measure.peak_rss_mb()
     results["machine"]["load_average_end"] = machine.load_average()
     return results
+
+
+def measure_reference(settings: BenchSettings, peak_kernel: str, note: Callable[[str], None]) -> dict[str, Any]:
+    """The guided step of a randomly initialised DiT of the reference preset and grid, sampled the
+    way Kinema samples (packed linears where oneDNN has them; eager beside it), against the
+    same-size peer: the share of peak where the matmuls are as large as the issue's figures assume."""
+    import torch
+
+    from kinema.bench import measure
+    from kinema.bench.peer import PeerUnavailable, build_peer
+    from kinema.models.dit import PRESETS, DiT
+    from kinema.models.packed import pack_linears, packing_available
+
+    preset, grid = settings.reference
+    torch.manual_seed(0)
+    eager = DiT(PRESETS[preset]).eval()
+    packed = pack_linears(copy.deepcopy(eager)) if packing_available() else None
+    peer, peer_note = None, None
+    if settings.peer:
+        try:
+            peer = build_peer(eager.cfg)
+        except PeerUnavailable as error:
+            peer_note = str(error)
+    note(f"DiT step at the reference size ({preset} preset, {measure.tokens_of(eager, grid)} tokens)")
+    row = measure.measure_step(packed or eager, grid, settings.repeats, settings.warmup, peer, settings.peak_size,
+                               peak_kernel=peak_kernel, unpacked_dit=eager if packed is not None else None)
+    return {"preset": preset, "parameters": sum(p.numel() for p in eager.parameters()),
+            "dit": {**asdict(eager.cfg), "patch": list(eager.cfg.patch)}, "peer_unavailable": peer_note, **row}
 
 
 def json_ready(results: dict[str, Any]) -> dict[str, Any]:

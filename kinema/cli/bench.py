@@ -14,7 +14,7 @@ console = Console(stderr=True)
 
 HELP = """Measure Kinema's speed on this machine, in one run, the honest way.
 
-Prints the machine's measured matmul peak (fp32 with MKL and with oneDNN, the faster being the reference; bf16), the DiT forward per sampling step (packed oneDNN linears, as Kinema samples, and eager beside it) at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
+Prints the machine's measured matmul peak (fp32 with MKL and with oneDNN, the faster being the reference; bf16), the DiT forward per sampling step (packed oneDNN linears, as Kinema samples, and eager beside it) at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, the same at the issue's reference size (a random 40M-parameter DiT, 12 layers, 6 heads of 64, 1024 tokens; with the share of peak the peer itself reaches, which caps any speedup over it), VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
 
 Examples:
 
@@ -39,6 +39,7 @@ def bench_command(
     end_to_end: bool = typer.Option(True, "--end-to-end/--no-end-to-end", help="Generate the default clip through the whole pipeline (with safety checks)."),
     distilled: Path = typer.Option(None, help="A distilled few-step DiT folder (kinema.diffusion.distill): also time generation with it."),
     int8: bool = typer.Option(True, "--int8/--no-int8", help="Also measure `kinema generate --int8` (int8 matmuls): its step beside the fp32 one and the peer, end to end, and how far its video is from fp32's (PSNR)."),
+    reference: bool = typer.Option(True, "--reference/--no-reference", help="Also time a random DiT of the `small` preset (12 layers, 6 heads of 64) on 1024 tokens against the same-size peer: the share of peak with matmuls as large as the issue's figures assume (about a minute)."),
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON results to this file."),
     plot: Path = typer.Option(None, help="Write the time/memory-versus-tokens plot (PNG) here; needs matplotlib."),
 ) -> None:
@@ -49,7 +50,8 @@ def bench_command(
         raise ValueError(f"--distilled {distilled} is not a folder; make one with `python benchmarks/distill_tiny.py`")
     settings = BenchSettings(threads=threads, repeats=repeats or (QUICK["repeats"] if quick else 5),
                              warmup=QUICK["warmup"] if quick else 1, weights=str(weights) if weights else None,
-                             peer=peer, end_to_end=end_to_end, distilled=str(distilled) if distilled else None, int8=int8)
+                             peer=peer, end_to_end=end_to_end, distilled=str(distilled) if distilled else None, int8=int8,
+                             reference=BenchSettings.reference if reference else None)
     with console.status("benchmarking") as status:
         results = run_bench(settings, note=lambda message: status.update(f"benchmarking: {message}"))
     results = json_ready(results)

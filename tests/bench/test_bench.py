@@ -98,7 +98,7 @@ def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: 
     meta = DistilledMeta(steps=2, guidance=1.0, teacher_steps=20, teacher_guidance=5.0, train_steps=1)
     save_distilled(tmp_path / "student", load_dit(tiny_weights), meta)
     settings = BenchSettings(threads=1, repeats=1, warmup=0, weights=str(tiny_weights), steps=2, peak_size=128,
-                             scaling=("64x64", "128x64"), distilled=str(tmp_path / "student"))
+                             scaling=("64x64", "128x64"), distilled=str(tmp_path / "student"), reference=("tiny", (1, 4, 4)))
     results = json_ready(run_bench(settings))
     assert results["schema"] == SCHEMA
     few = results["end_to_end_few_step"]  # the student samples its own windows
@@ -126,8 +126,18 @@ def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: 
     fidelity = results["int8_fidelity"]
     assert fidelity["psnr_int8_vs_fp32_db"] > 0 and fidelity["psnr_other_seed_db"] > 0
     json.dumps(results)  # JSON-safe
+    ref = results["reference_step"]  # a random DiT of the reference preset, against its own same-size peer
+    assert ref["preset"] == "tiny" and ref["tokens"] == 4 and ref["parameters"] > 1e6
+    assert ref["kinema_ms"] > 0 and ref["peer_over_kinema_cpu"] > 0 and ref["unpacked_over_kinema"] > 0
+    assert ref["peer_fraction_of_peak_cpu"] > 0  # caps any speedup over the peer at 1 / it
     names = [t["target"] for t in report.targets(results)]
-    assert len(names) == 11 and all(t["met"] in (True, False, None) for t in report.targets(results))
+    assert "transformer share of fp32 peak, CPU time (reference size)" in names
+    from rich.console import Console
+
+    console = Console(record=True, width=300)
+    console.print(report.tables(results))
+    assert "Reference size: tiny preset" in console.export_text()
+    assert len(names) == 13 and all(t["met"] in (True, False, None) for t in report.targets(results))
     assert [r["token_ratio"] for r in report.scaling_rows(results)] == [1.0, 2.0]
     assert report.plot_scaling(results, tmp_path / "scaling.png").stat().st_size > 1000
 
@@ -140,10 +150,11 @@ def test_cli_bench_json_quick(tiny_weights, tmp_path, monkeypatch: pytest.Monkey
     original = run_module.run_bench
     monkeypatch.setattr(run_module, "run_bench", lambda s, note: original(replace(s, peak_size=128, scaling=("64x64",)), note))
     result = CliRunner().invoke(app, ["bench", "--quick", "--json", "--threads", "1", "--weights", str(tiny_weights),
-                                      "--no-end-to-end", "--no-peer", "-o", str(tmp_path / "b.json")])
+                                      "--no-end-to-end", "--no-peer", "--no-reference", "-o", str(tmp_path / "b.json")])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "b.json").read_text())
     assert data["settings"]["repeats"] == 2 and data["peer"] is None and data["dit_steps"][0]["peer_ms"] is None
+    assert data["settings"]["reference"] is None and "reference_step" not in data
     bad = CliRunner().invoke(app, ["bench", "--threads", "0", "--weights", str(tiny_weights)])
     assert bad.exit_code != 0 and "threads" in bad.output
 
