@@ -236,8 +236,8 @@ def measure_step(dit: DiT, grid: tuple[int, int, int], repeats: int, warmup: int
                    peer_over_kinema=statistics.median(p / k for p, k in zip(times["peer"], times["kinema"])),
                    peer_cpu_ms=median_ms(cpu["peer"]),
                    peer_over_kinema_cpu=statistics.median(p / max(k, 1e-9) for p, k in zip(cpu["peer"], cpu["kinema"])),
-                   # the peer's own share of peak, counted with Kinema's FLOPs (the work both must do):
-                   # no model can be more than 1 / this times faster than the peer without beating the peak
+                   # the peer's own share of peak in CPU time, counted with Kinema's FLOPs (the work both
+                   # must do): an fp32 step of those FLOPs at the peak would be 1 / this times faster in CPU time
                    peer_fraction_of_peak_cpu=statistics.median((flops / max(tq, 1e-9)) / (peak_flops / max(tp, 1e-9))
                                                                for tq, tp in zip(cpu["peer"], cpu["peak"])))
         if "peer_threads" in times:

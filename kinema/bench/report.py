@@ -150,19 +150,22 @@ def tables(results: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def reference_table(ref: dict[str, Any]) -> Table:
-    """The step at the reference size, and how far the peak lets any model get ahead of the peer."""
+def reference_table(ref: dict[str, Any]) -> Table | Group:
+    """The step at the reference size, and the most an fp32 step doing the same FLOPs at the peak
+    could gain over the peer in CPU time: 1 / the peer's share of peak."""
     cfg = ref["dit"]
     table = Table(title=f"Reference size: {ref['preset']} preset, random init ({ref['parameters'] / 1e6:.0f}M parameters: {cfg['depth']} layers, "
                         f"{cfg['heads']} heads of {cfg['width'] // cfg['heads']}), {ref['tokens']} tokens, guided step as Kinema samples, medians")
     for col in ("ms", "GFLOP/s", "of peak", "of peak (cpu)", "eager ms", "eager/packed", "peer ms", "peer/us", "peer/us (cpu)",
-                "peer of peak (cpu)", "most peer/us the peak allows"):
+                "peer of peak (cpu)", "most peer/us (cpu) an fp32 step at peak could reach"):
         table.add_column(col, justify="right")
     share = ref.get("peer_fraction_of_peak_cpu")
     table.add_row(_f(ref["kinema_ms"]), _f(ref["kinema_gflops"]), _f(100 * ref["kinema_fraction_of_peak"], ".0f", "%"),
                   _f(100 * ref["kinema_fraction_of_peak_cpu"], ".0f", "%"), _f(ref.get("unpacked_ms")), _f(ref.get("unpacked_over_kinema"), ".2f", "x"),
                   _f(ref.get("peer_ms")), _f(ref.get("peer_over_kinema"), ".2f", "x"), _f(ref.get("peer_over_kinema_cpu"), ".2f", "x"),
                   _f(None if share is None else 100 * share, ".0f", "%"), _f(None if not share else 1 / share, ".2f", "x"))
+    if ref.get("peer_unavailable"):
+        return Group(table, f"[yellow]peer skipped at the reference size: {ref['peer_unavailable']}[/yellow]")
     return table
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "kinema-bench/1"
+# The reference size (12 layers, 6 heads of 64, 1024 tokens): a preset and a latent grid.
+REFERENCE = ("small", (4, 32, 32))
 DEFAULT_PROMPT = "A small red circle starts on the left and bounces toward the right across a black background with a gray floor. The camera is still."
 
 
@@ -35,7 +37,7 @@ class BenchSettings:
     # The reference size, where its orientation figures were measured (12 layers, 6 heads of
     # 64, 1024 tokens): a randomly initialised DiT of this preset on this latent grid (frames, rows,
     # cols), packed as Kinema samples, against the same-size peer. None: skipped.
-    reference: tuple[str, tuple[int, int, int]] | None = ("small", (4, 32, 32))
+    reference: tuple[str, tuple[int, int, int]] | None = REFERENCE
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 256:

@@ -14,7 +14,7 @@ console = Console(stderr=True)
 
 HELP = """Measure Kinema's speed on this machine, in one run, the honest way.
 
-Prints the machine's measured matmul peak (fp32 with MKL and with oneDNN, the faster being the reference; bf16), the DiT forward per sampling step (packed oneDNN linears, as Kinema samples, and eager beside it) at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, the same at the issue's reference size (a random 40M-parameter DiT, 12 layers, 6 heads of 64, 1024 tokens; with the share of peak the peer itself reaches, which caps any speedup over it), VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
+Prints the machine's measured matmul peak (fp32 with MKL and with oneDNN, the faster being the reference; bf16), the DiT forward per sampling step (packed oneDNN linears, as Kinema samples, and eager beside it) at the default 64x64 clip and at 2x and 4x its tokens (128x64, 128x128) with achieved GFLOP/s as a share of the peak, the same-size diffusers WanTransformer3DModel on the same inputs, interleaved, as a latency ratio, the same at the issue's reference size (a random 40M-parameter DiT, 12 layers, 6 heads of 64, 1024 tokens; with the peer's own share of peak in CPU time, which caps what any fp32 step of the same FLOPs can gain over it), VAE decode time, seconds to generate the default 4-second clip against its 4 seconds, peak resident memory, and how time and memory grow with tokens.
 
 Examples:
 
@@ -44,14 +44,14 @@ def bench_command(
     plot: Path = typer.Option(None, help="Write the time/memory-versus-tokens plot (PNG) here; needs matplotlib."),
 ) -> None:
     from kinema.bench.report import plot_scaling, tables
-    from kinema.bench.run import QUICK, BenchSettings, json_ready, run_bench
+    from kinema.bench.run import QUICK, REFERENCE, BenchSettings, json_ready, run_bench
 
     if distilled is not None and not distilled.is_dir():
         raise ValueError(f"--distilled {distilled} is not a folder; make one with `python benchmarks/distill_tiny.py`")
     settings = BenchSettings(threads=threads, repeats=repeats or (QUICK["repeats"] if quick else 5),
                              warmup=QUICK["warmup"] if quick else 1, weights=str(weights) if weights else None,
                              peer=peer, end_to_end=end_to_end, distilled=str(distilled) if distilled else None, int8=int8,
-                             reference=BenchSettings.reference if reference else None)
+                             reference=REFERENCE if reference else None)
     with console.status("benchmarking") as status:
         results = run_bench(settings, note=lambda message: status.update(f"benchmarking: {message}"))
     results = json_ready(results)

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from kinema.cli.errors import friendly_errors
-
-if TYPE_CHECKING:
-    from kinema.models.dit import DiTConfig
 
 train_app = typer.Typer(no_args_is_help=True)
 SHIPPED = Path("weights/kinema-tiny")
@@ -150,16 +147,7 @@ def check_word_states(init: Path | None, word_states: bool | None) -> bool:
 
 WORD_STATES = typer.Option(None, "--word-states/--no-word-states", help="Give the DiT MiniLM's input-layer (word-piece) states beside its last layer's, which barely tells left from right (kinema.text.encoder). Default: as --init reads text, else off. Added to an --init without them, the new input columns start at zero: the model starts unchanged.")
 
-GROWN_LR_SCALE = typer.Option(1.0, help="Learning-rate multiplier for the parts --position-features and --word-states grow onto trained weights (the place layer, the input-layer text columns): they start at zero and at a fine-tuning rate stay too small to matter (kinema.train.boost). E.g. 20; 1: the same rate as the rest.")
-
-
-def check_grown_lr_scale(scale: float, cfg: DiTConfig) -> float:
-    """--grown-lr-scale: positive, and only for a model that has grown parts to apply it to."""
-    if not scale > 0:
-        raise ValueError(f"--grown-lr-scale must be positive, got {scale}")
-    if scale != 1 and not (cfg.position_features or cfg.word_states):
-        raise ValueError(f"--grown-lr-scale {scale}: the model has no place features or word states to scale (add --position-features 16 or --word-states)")
-    return scale
+GROWN_LR_SCALE = typer.Option(1.0, help="Learning-rate multiplier for the place layer and the input-layer text columns (--position-features, --word-states), whenever the model has them: grown onto trained weights they start at zero and at a fine-tuning rate stay too small to matter (kinema.train.boost). E.g. 10; 1: the same rate as the rest. Like --lr, give it again with a resumed run.")
 
 
 @train_app.command("dit")
@@ -208,6 +196,8 @@ def dit_command(
     from kinema.train.finetune import empty_text
 
     spread = parallel_config(parallel, precision, grad_accum, activation_checkpointing, compile_blocks)  # bad options fail first
+    if grown_lr_scale != 1 and spread.strategy == "fsdp":
+        raise ValueError("--grown-lr-scale needs whole parameters on each process: it does not work with --parallel fsdp (use ddp)")
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r} is not known; use one of: {', '.join(PRESETS)}")
     if threads:
@@ -224,7 +214,7 @@ def dit_command(
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
                          max_batch=max_batch)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every,
-                                     grown_lr_scale=check_grown_lr_scale(grown_lr_scale, model_cfg)))
+                                     grown_lr_scale=grown_lr_scale))
     empty = empty_text(words)
     init_state = complete_state(load_weights(init, "dit"), model_cfg) if init else None
     from kinema.device import pick_device
@@ -277,12 +267,6 @@ def stream_command(
         if not (Path(init) / name).exists():
             raise ValueError(f"--init {init} is not a weights folder: it has no {name}")
     words = check_word_states(init, word_states)
-    from kinema.models.weights import load_dit_config
-
-    grown = load_dit_config(init)
-    if not resume:  # a resumed run grows the init as its saved config says (kinema.train.stream)
-        check_grown_lr_scale(grown_lr_scale, replace(grown, word_states=grown.word_states or words,
-                                                     position_features=grown.position_features or position_features or 0))
     cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
                        ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features,
                        word_states=words, grown_lr_scale=grown_lr_scale)

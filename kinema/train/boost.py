@@ -42,10 +42,13 @@ class RegionBoost:
 
     def __init__(self, regions: list[Region], scale: float) -> None:
         if not scale > 0:
-            raise ValueError(f"the grown parts' learning-rate scale must be positive, got {scale}")
+            raise ValueError(f"the grown parts' learning-rate scale (--grown-lr-scale) must be positive, got {scale}")
+        if scale != 1 and not regions:
+            raise ValueError(f"--grown-lr-scale {scale:g}: the model has no place features or word states to scale "
+                             "(add --position-features 16 or --word-states)")
         if any(hasattr(p, "full_tensor") for p, _ in regions):
-            raise ValueError("a learning-rate scale for grown parts needs whole parameters on each process; "
-                             "it does not work with --parallel fsdp (use ddp or one process)")
+            raise ValueError("--grown-lr-scale needs whole parameters on each process: it does not work with "
+                             "--parallel fsdp (use ddp or one process)")
         self.regions, self.scale = regions, scale
 
     @contextlib.contextmanager
@@ -62,5 +65,5 @@ class RegionBoost:
 
 
 def boost_for(model: nn.Module, scale: float) -> RegionBoost:
-    """The boost of a DiT's grown parts by `scale` (1: a no-op)."""
-    return RegionBoost(grown_regions(model) if scale != 1 else [], scale)
+    """The boost of a DiT's grown parts by `scale` (1: a no-op; otherwise the DiT must have some)."""
+    return RegionBoost(grown_regions(model), scale)

@@ -150,9 +150,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 
 
 def _boost(job: Job, model: nn.Module, optim: OptimConfig) -> RegionBoost:
-    if optim.grown_lr_scale != 1 and job.grown is None:
-        raise ValueError(f"job {job.name!r} has no grown parts to give a learning-rate scale of {optim.grown_lr_scale}")
-    return RegionBoost(job.grown(model) if job.grown is not None and optim.grown_lr_scale != 1 else [], optim.grown_lr_scale)
+    """The job's grown parts (none if it names none) stretched by optim.grown_lr_scale."""
+    return RegionBoost(job.grown(model) if job.grown is not None else [], optim.grown_lr_scale)
 
 
 def run(job: Job, optim: OptimConfig, run_dir: Path, progress: bool = True, init_state: dict[str, torch.Tensor] | None = None,

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from kinema.models.dit import DiT, DiTConfig
+from kinema.models.dit import DiT, DiTConfig, TextContext
 from kinema.train.boost import RegionBoost, boost_for, grown_regions
-from kinema.train.runner import OptimConfig, param_groups, run
+from kinema.train.runner import Job, OptimConfig, param_groups, run
 from tests.train.test_runner import make_job
 
 TINY = DiTConfig(latent_channels=4, width=32, depth=1, heads=2, text_dim=16, frequency_dim=16)
@@ -62,8 +62,32 @@ def test_adamw_moves_the_grown_parts_scale_times_as_far() -> None:
     assert moved[0]["position_embed.weight"].abs().min() > 0
 
 
+def test_the_training_loop_applies_the_scale(tmp_path: Path) -> None:
+    """One step of `run` on a DiT job with scale 1 and 10: the place layer moves 10x as far."""
+    cfg = DiTConfig(**{**TINY.__dict__, "position_features": 8})
+    torch.manual_seed(0)
+    trained = DiT(cfg)
+    for p in trained.parameters():  # as if trained: a fresh DiT's zero adaLN and output layers pass no gradient back
+        nn.init.normal_(p, std=0.1)
+    start = trained.state_dict()
+    text = TextContext(torch.randn(2, 3, 16), torch.ones(2, 3, dtype=torch.bool), torch.randn(2, 16))
+    moved = []
+    for scale in (1.0, 10.0):
+        model = DiT(cfg)
+        model.load_state_dict(start)
+        job = Job("dit", model, lambda step: torch.randn(2, 4, 1, 4, 4, generator=torch.Generator().manual_seed(step)),
+                  lambda m, x: ((m(x, torch.full((2,), 0.5), text) - x) ** 2).mean(), {}, grown=grown_regions)
+        job.loss = (lambda loss: lambda m, x: (loss(m, x), {}))(job.loss)
+        run(job, OptimConfig(steps=1, lr=1e-3, warmup=1, grown_lr_scale=scale, checkpoint_every=10), tmp_path / f"run{scale}", progress=False)
+        moved.append(model.position_embed.weight.detach() - start["position_embed.weight"])
+    assert moved[0].abs().max() > 0
+    assert torch.allclose(moved[1], 10 * moved[0], atol=1e-7)
+
+
 def test_a_scale_needs_grown_parts_and_must_be_positive(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no grown parts"):
+    with pytest.raises(ValueError, match="no place features or word states to scale"):
         run(make_job(), OptimConfig(steps=2, grown_lr_scale=5.0), tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="no place features or word states to scale"):
+        boost_for(DiT(TINY), 5.0)
     with pytest.raises(ValueError, match="must be positive"):
         RegionBoost([], scale=0.0)

@@ -84,4 +84,7 @@ def test_word_states_from_a_cache_of_last_layer_states_to_a_trained_model(tiny_w
     assert "no place features or word states to scale" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run3"),
                                  "--word-states", "--grown-lr-scale", "0"])
-    assert result.exit_code == 2 and "--grown-lr-scale must be positive" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "scale (--grown-lr-scale) must be positive" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run3"),
+                                 "--word-states", "--grown-lr-scale", "10", "--parallel", "fsdp"])
+    assert result.exit_code == 2 and "does not work with --parallel fsdp" in " ".join(result.output.split())
