@@ -7,6 +7,8 @@ from kinema.text.encoder import TEXT_DIM, default_encoder
 
 def test_word_states_are_the_last_layer_then_the_input_layer() -> None:
     prompts = ["A large red square sits still on the left.", "", "a ball"]
+    for word_states in (False, True):  # a cached prompt keeps the rounding of the batch it came in: same batches here
+        default_encoder(word_states).cache.clear()
     plain, words = default_encoder().encode(prompts), default_encoder(True).encode(prompts)
     assert plain.tokens.shape[-1] == TEXT_DIM and words.tokens.shape[-1] == 2 * TEXT_DIM
     assert torch.equal(words.mask, plain.mask)

