@@ -46,7 +46,7 @@ class RegionBoost:
         if scale != 1 and not regions:
             raise ValueError(f"--grown-lr-scale {scale:g}: the model has no place features or word states to scale "
                              "(add --position-features 16 or --word-states)")
-        if any(hasattr(p, "full_tensor") for p, _ in regions):
+        if scale != 1 and any(hasattr(p, "full_tensor") for p, _ in regions):  # at 1 there is nothing to stretch
             raise ValueError("--grown-lr-scale needs whole parameters on each process: it does not work with "
                              "--parallel fsdp (use ddp or one process)")
         self.regions, self.scale = regions, scale
@@ -54,7 +54,7 @@ class RegionBoost:
     @contextlib.contextmanager
     def around_step(self) -> Iterator[None]:
         """Wrap `optimizer.step()` in this."""
-        if self.scale == 1 or not self.regions:
+        if self.scale == 1:  # (a scale other than 1 always has regions: the constructor checks)
             yield
             return
         before = [p.detach()[index].clone() for p, index in self.regions]

@@ -91,3 +91,18 @@ def test_a_scale_needs_grown_parts_and_must_be_positive(tmp_path: Path) -> None:
         boost_for(DiT(TINY), 5.0)
     with pytest.raises(ValueError, match="must be positive"):
         RegionBoost([], scale=0.0)
+
+
+def test_sharded_parameters_are_refused_only_when_there_is_a_step_to_stretch() -> None:
+    """FSDP shards parameters (DTensors, which have `full_tensor`): a scale other than 1 cannot
+    stretch a shard's columns and is refused, but the default scale must not stop an FSDP run of a
+    model that has place features or word states."""
+
+    class Shard(nn.Parameter):
+        def full_tensor(self) -> torch.Tensor:
+            return self.data
+
+    region = (Shard(torch.zeros(2, 2)), (slice(None),))
+    RegionBoost([region], scale=1.0)  # no error: nothing to stretch
+    with pytest.raises(ValueError, match="does not work with --parallel fsdp"):
+        RegionBoost([region], scale=2.0)
