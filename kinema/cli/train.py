@@ -149,6 +149,16 @@ WORD_STATES = typer.Option(None, "--word-states/--no-word-states", help="Give th
 
 GROWN_LR_SCALE = typer.Option(1.0, help="Learning-rate multiplier for the place layer and the input-layer text columns (--position-features, --word-states), whenever the model has them: grown onto trained weights they start at zero and at a fine-tuning rate stay too small to matter (kinema.train.boost). E.g. 10; 1: the same rate as the rest. Like --lr, give it again with a resumed run.")
 
+HIGH_NOISE_RATE = typer.Option(0.0, help="Share of samples trained at a timestep drawn uniformly from [--high-noise-from, 1], near pure noise: there the noisy latent no longer shows where an object is, so only the text can say (benchmarks/layout_band.py). E.g. 0.3; 0: logit-normal timesteps only.")
+HIGH_NOISE_FROM = typer.Option(0.85, help="Lower end of the --high-noise-rate band (a 64x64 image's noisy latent still shows its object up to t ~ 0.9).")
+
+
+def check_high_noise(rate: float, low: float) -> None:
+    if not 0 <= rate <= 1:
+        raise ValueError(f"--high-noise-rate {rate} must be in [0, 1] (a share of samples; 0: off)")
+    if not 0 <= low < 1:
+        raise ValueError(f"--high-noise-from {low} must be in [0, 1) (the band's lower timestep)")
+
 
 @train_app.command("dit")
 @friendly_errors
@@ -167,6 +177,8 @@ def dit_command(
     position_features: int = typer.Option(None, help="Fourier features of each token's place in the frame (a multiple of 4, e.g. 16; 0: RoPE only). Default: as --init has them, else 0. Added to an --init without them, the new layer starts at zero: the model starts unchanged."),
     word_states: bool = WORD_STATES,
     grown_lr_scale: float = GROWN_LR_SCALE,
+    high_noise_rate: float = HIGH_NOISE_RATE,
+    high_noise_from: float = HIGH_NOISE_FROM,
     threads: int = THREADS,
     device: str = DEVICE,
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
@@ -206,13 +218,15 @@ def dit_command(
         raise ValueError(f"--eval-every {eval_every} must be a multiple of --checkpoint-every {checkpoint_every}")
     if token_budget < 1 or max_batch < 1:
         raise ValueError(f"--token-budget {token_budget} and --max-batch {max_batch} must be positive")
+    check_high_noise(high_noise_rate, high_noise_from)
     base = load_dit_config(init) if init else PRESETS[preset]
     position_features = base.position_features if position_features is None else position_features
     check_position_features(position_features)
     words = check_word_states(init, word_states)
     model_cfg = replace(word_states_config(base) if words else base, position_features=position_features)
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
-                         max_batch=max_batch)
+                         max_batch=max_batch,
+                         high_noise_rate=high_noise_rate, high_noise_from=high_noise_from)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every,
                                      grown_lr_scale=grown_lr_scale))
     empty = empty_text(words)
@@ -243,6 +257,8 @@ def stream_command(
     position_features: int = typer.Option(None, help="Add Fourier features of each token's place in the frame to an --init without them (a multiple of 4, e.g. 16); default: as the init has."),
     word_states: bool = WORD_STATES,
     grown_lr_scale: float = GROWN_LR_SCALE,
+    high_noise_rate: float = HIGH_NOISE_RATE,
+    high_noise_from: float = HIGH_NOISE_FROM,
 ) -> None:
     """Train the DiT on world clips rendered on the fly and encoded on the device: the GPU recipe.
 
@@ -267,9 +283,10 @@ def stream_command(
         if not (Path(init) / name).exists():
             raise ValueError(f"--init {init} is not a weights folder: it has no {name}")
     words = check_word_states(init, word_states)
+    check_high_noise(high_noise_rate, high_noise_from)
     cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
                        ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features,
-                       word_states=words, grown_lr_scale=grown_lr_scale)
+                       word_states=words, grown_lr_scale=grown_lr_scale, high_noise_rate=high_noise_rate, high_noise_from=high_noise_from)
     if resume and not (run / "state" / "state.json").exists():
         raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     from rich.console import Console

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
+from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps, with_high_noise
 from kinema.models.dit import PRESETS, DiT, DiTConfig, TextContext
 from kinema.train.boost import grown_regions
 from kinema.train.checkpoint import save_weights
@@ -35,6 +35,10 @@ class DiTTrainConfig:
     max_batch: int = 64  # clips per batch at most (bounds image batches; raise it with the token budget on many GPUs)
     caption_dropout: float = 0.1
     condition_rate: float = 0.3  # share of multi-frame samples trained with some frames given clean
+    # Share of samples whose timestep is drawn uniformly from [high_noise_from, 1], the band where
+    # the layout (where an object is) comes from the text alone (kinema.diffusion.flow.with_high_noise).
+    high_noise_rate: float = 0.0
+    high_noise_from: float = 0.85
     eval_every: int = 0  # run a KinemaBench subset on the EMA weights every N steps (0: never)
     eval_prompts: int = 8  # how many prompts of the "ci" subset (cost: one generation + scoring each)
     vae: str = "weights/kinema-tiny"  # the VAE that made the cache, to decode for the benchmark
@@ -94,7 +98,7 @@ def _draw(batch: LatentBatch, cfg: DiTTrainConfig, empty: TextContext, generator
         tokens, mask, pooled = tokens.clone(), mask.clone(), pooled.clone()
         use_empty_prompt(tokens, mask, pooled, drop, empty.tokens[0], empty.pooled[0])
     shift = resolution_shift(frames * h * w // 4)
-    t = sample_timesteps(b, shift=shift, generator=generator)
+    t = with_high_noise(sample_timesteps(b, shift=shift, generator=generator), cfg.high_noise_rate, cfg.high_noise_from, generator)
     keep = random_keep_mask(frames, b, cfg.condition_rate, generator)
     t_frames = frame_timesteps(t, keep, frames)
     noise = torch.randn(x0.shape, generator=generator).to(device)

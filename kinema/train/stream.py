@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps
+from kinema.diffusion.flow import flow_loss, frame_timesteps, noise_latents, resolution_shift, sample_timesteps, with_high_noise
 from kinema.models.dit import TextContext, with_place_features, with_word_states
 from kinema.models.weights import load_dit, load_vae
 from kinema.train.boost import boost_for
@@ -76,13 +76,16 @@ class StreamConfig:
     position_features: int | None = None  # add place features to an init without them (None: as the init has)
     word_states: bool = False  # add word states (kinema.text.encoder) to an init without them (False: as the init has)
     grown_lr_scale: float = 1.0  # learning-rate multiplier for the place layer and word-state columns (kinema.train.boost)
+    high_noise_rate: float = 0.0  # share of samples at t uniform in [high_noise_from, 1] (kinema.diffusion.flow.with_high_noise)
+    high_noise_from: float = 0.85
 
     def __post_init__(self) -> None:
         checks = {"seconds": self.seconds > 0, "max_steps": self.max_steps >= 0, "workers": self.workers >= 0, "token_budget": self.token_budget > 0,
                   "max_batch": self.max_batch > 0, "image_share": 0 <= self.image_share <= 1, "lr": self.lr > 0,
                   "min_pool": self.min_pool > 0, "max_pool": self.max_pool >= self.min_pool,
                   "ingest_per_step": self.ingest_per_step > 0, "distributions": len(self.distributions) > 0,
-                  "grown_lr_scale": self.grown_lr_scale > 0}
+                  "grown_lr_scale": self.grown_lr_scale > 0, "high_noise_rate": 0 <= self.high_noise_rate <= 1,
+                  "high_noise_from": 0 <= self.high_noise_from < 1}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"stream config: {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)} out of range")
@@ -305,7 +308,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
             drop = torch.rand(b, device=device) < cfg.caption_dropout  # the empty prompt, for guidance
             if bool(drop.any()):
                 use_empty_prompt(tokens, mask, pooled, drop, empty.tokens[0, :n_empty], empty.pooled[0])
-            t = sample_timesteps(b, shift=resolution_shift(frames * h * w // 4), generator=generator)
+            t = with_high_noise(sample_timesteps(b, shift=resolution_shift(frames * h * w // 4), generator=generator),
+                                cfg.high_noise_rate, cfg.high_noise_from, generator)
             keep = random_keep_mask(frames, b, cfg.condition_rate, generator)
             t_frames = frame_timesteps(t, keep, frames).to(device)
             noise = torch.randn_like(x0)

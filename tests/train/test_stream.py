@@ -93,7 +93,8 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
 
     cfg = StreamConfig(seconds=600.0, max_steps=4, workers=1, buckets=((32, 32, 1), (32, 32, 5)), token_budget=64, max_batch=4,
                        min_pool=8, max_pool=64, ingest_per_step=8, warmup=2, log_every=2, save_every=1000,
-                       position_features=8, word_states=True, grown_lr_scale=5.0)  # added to weights without them; kept on resume
+                       position_features=8, word_states=True, grown_lr_scale=5.0,  # added to weights without them; kept on resume
+                       high_noise_rate=0.5)
     run = tmp_path / "run"
     import multiprocessing
     import signal
