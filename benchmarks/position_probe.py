@@ -5,9 +5,10 @@
 For each weights folder: "A large red square/circle sits still on the left / in the center / on
 the right ..." as single 64x64 images, `--seeds` seeds each (20 steps, CFG 5). The red pixels'
 centre gives the object's x (0 = left edge, 1 = right edge). Prints, as JSON, the share of images
-whose object lies in the asked third (chance is 1/3; an image with no red object counts as a miss)
-and the mean x per asked side: a model that follows "left" and "right" has means near 1/6, 1/2
-and 5/6, one that ignores them has three equal means.
+whose object lies in the asked third (chance is 1/3; an image with no red object counts as a miss),
+the share that shows a red object at all (`visible`), and the mean x per asked side: a model that
+follows "left" and "right" has means near 1/6, 1/2 and 5/6, one that ignores them has three equal
+means.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def probe(weights: str, seeds: int) -> dict:
 
     pipe = Pipeline.from_pretrained(weights)
     off = SafetySettings.off("prompt", "frames", "watermark")  # an internal measurement of fixed, harmless prompts
-    hits, mean_x = [], {}
+    hits, seen, mean_x = [], [], {}
     for side, words, lo, hi in SIDES:
         xs = []
         for shape in ("square", "circle"):
@@ -41,10 +42,12 @@ def probe(weights: str, seeds: int) -> dict:
                 prompt = f"A large red {shape} sits still {words}. The background is black and there is no floor. The camera does not move."
                 x = red_centre_x(np.asarray(pipe.generate(prompt, frames=1, seed=seed, safety=off).frames[0]))
                 hits.append(x is not None and lo <= x < hi)
+                seen.append(x is not None)
                 if x is not None:
                     xs.append(x)
         mean_x[side] = round(float(np.mean(xs)), 3) if xs else None
-    return {"weights": weights, "images": len(hits), "in_asked_third": round(float(np.mean(hits)), 3), "mean_x": mean_x}
+    return {"weights": weights, "images": len(hits), "in_asked_third": round(float(np.mean(hits)), 3),
+            "visible": round(float(np.mean(seen)), 3), "mean_x": mean_x}
 
 
 def main() -> None:
