@@ -3,9 +3,9 @@
     python benchmarks/layout_band.py weights/kinema-tiny [--seeds 4] [--frames 1]
 
 A large red square rendered on the left and on the right of a 64x64 image or still clip of
-`--frames` frames (`--seeds` placements each) is encoded, noised to x_t = (1 - t) x0 + t noise (3 noises each) and handed to the DiT with
-the empty prompt; the red pixels' weighted centre of its clean prediction x0 = x_t - t v (decoded)
-is printed per t, as a fraction of the width. While it matches the render's (about 1/6 and 5/6),
+`--frames` frames (`--seeds` placements each) is encoded, noised to x_t = (1 - t) x0 + t noise
+(3 noises each) and handed to the DiT with the empty prompt; the red pixels' weighted centre of
+its clean prediction x0 = x_t - t v (decoded) is printed per t, as a fraction of the width. While it matches the render's (about 1/6 and 5/6),
 x_t itself tells the model where the object is; where both sides drift to the middle, only the
 text can: that band of t is where a model must learn to place objects by the prompt, and where
 training timesteps must reach (`kinema train dit --high-noise-rate`).

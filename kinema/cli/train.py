@@ -225,8 +225,7 @@ def dit_command(
     words = check_word_states(init, word_states)
     model_cfg = replace(word_states_config(base) if words else base, position_features=position_features)
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
-                         max_batch=max_batch,
-                         high_noise_rate=high_noise_rate, high_noise_from=high_noise_from)
+                         max_batch=max_batch, high_noise_rate=high_noise_rate, high_noise_from=high_noise_from)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every,
                                      grown_lr_scale=grown_lr_scale))
     empty = empty_text(words)
