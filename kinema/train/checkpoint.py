@@ -44,13 +44,19 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str]) 
 
 
 def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str], tensors: dict[str, torch.Tensor]) -> None:
+    # Through the optimizer's own load_state_dict, which puts each value where this optimizer
+    # needs it: moments with their parameter, the step counter on the CPU, or on the GPU for
+    # fused/capturable AdamW (a CPU step there fails at the first update).
+    state_dict = optimizer.state_dict()
+    index = 0
     for group in optimizer.param_groups:
         for p in group["params"]:
             prefix = f"{names[id(p)]}::"
-            # Moments live with their parameter (GPU or CPU); AdamW's step counter stays on the CPU.
-            state = {k[len(prefix) :]: (v if k.endswith("::step") else v.to(p.device)) for k, v in tensors.items() if k.startswith(prefix)}
+            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             if state:
-                optimizer.state[p] = state
+                state_dict["state"][index] = state
+            index += 1
+    optimizer.load_state_dict(state_dict)
 
 
 def rng_state() -> dict[str, torch.Tensor]:
