@@ -14,8 +14,10 @@ so a lease of N minutes ends annealed. Every `save_every` seconds and at the end
   OUT/online/   the online (non-EMA) weights, fp16
   OUT/state/    full state (fp32 weights, EMA, AdamW moments, step, seconds done) for --resume
   OUT/log.jsonl loss, learning rate, pool size and throughput
-A resumed run continues the schedule from the seconds already done; its clips differ from an
-uninterrupted run's (they depend on the workers' timing), unlike `kinema train dit`'s exact resume.
+A resumed run continues the schedule from the seconds already done and the world batches after the
+last one it trained on (its pool starts empty); its clips differ from an uninterrupted run's (they
+depend on the workers' timing), unlike `kinema train dit`'s exact resume. A new run from trained
+weights should take another `data_seed` than the runs before it, or it renders their clips again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ class StreamConfig:
     max_steps: int = 0  # stop earlier, after this many steps in all (0: no step limit)
     workers: int = 0  # render processes; 0: all cores but two
     distributions: tuple[str, ...] = ("medium", "full")  # kinema.world.sample presets, alternated
-    data_seed: int = 7  # world batch k of distribution i comes from seed data_seed + i
+    data_seed: int = 7  # world batch k of distribution i comes from seed data_seed + i (a resumed run keeps its own)
     token_budget: int = 144 * 256  # DiT tokens per batch (256 four-second 64x64 clips)
     max_batch: int = 512
     image_share: float = 0.2  # share of steps on single images (joint image-video training)
@@ -97,7 +99,7 @@ class StreamConfig:
 
 
 def render_worker(index: int, workers: int, cfg: StreamConfig, queue: Any) -> None:
-    """Render world batches index, index + workers, ... forever; put (uint8 pixels, captions)."""
+    """Render world batches index, index + workers, ... forever; put (k, uint8 pixels, captions)."""
     # A forked child inherits the parent's handlers (kinema.train.runner's SIGTERM turns into "stop
     # after this step"): a worker must die on terminate(), and leave Ctrl-C to its parent.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -110,7 +112,7 @@ def render_worker(index: int, workers: int, cfg: StreamConfig, queue: Any) -> No
     k = index
     while True:
         batch = world_batch(k // len(datas), datas[k % len(datas)])
-        queue.put((batch.pixels.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).numpy(), batch.captions))
+        queue.put((k, batch.pixels.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).numpy(), batch.captions))
         k += workers
 
 
@@ -181,15 +183,16 @@ def train_stream(cfg: StreamConfig, init: Path, out: Path, device: torch.device,
     Returns the last log record. `text_folder`: a compact MiniLM export (None: the installed wheel)."""
     init, out = Path(init), Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    cfg, first_batch = data_position(cfg, out, resume)
     workers = cfg.workers or max(1, (os.cpu_count() or 2) - 2)
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     queue = context.Queue(maxsize=64)
-    processes = [context.Process(target=render_worker, args=(i, workers, cfg, queue), daemon=True) for i in range(workers)]
+    processes = [context.Process(target=render_worker, args=(first_batch + i, workers, cfg, queue), daemon=True) for i in range(workers)]
     for process in processes:  # before the device is initialised: forked children must not inherit CUDA
         process.start()
     stop = threading.Event()
     try:
-        return _train(cfg, init, out, device, text_folder, resume, progress, queue, stop)
+        return _train(cfg, init, out, device, text_folder, resume, progress, queue, stop, first_batch)
     finally:
         stop.set()
         for process in processes:
@@ -201,8 +204,19 @@ def train_stream(cfg: StreamConfig, init: Path, out: Path, device: torch.device,
                 process.join()
 
 
+def data_position(cfg: StreamConfig, out: Path, resume: bool) -> tuple[StreamConfig, int]:
+    """The world batches this call renders: a fresh run starts at batch 0 of `cfg.data_seed`; a
+    resumed one keeps its run's seed and goes on after the last batch it trained on (batches in
+    flight when it stopped are skipped), so it sees new clips rather than its first ones again."""
+    if not resume:
+        return cfg, 0
+    state = json.loads((out / "state" / "state.json").read_text())
+    seed = state["config"].get("data_seed", cfg.data_seed)
+    return replace(cfg, data_seed=seed), int(state.get("next_batch", 0))
+
+
 def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_folder: Path | None, resume: bool,
-           progress: Callable[[dict[str, Any]], None] | None, queue: Any, stop: threading.Event) -> dict[str, Any]:
+           progress: Callable[[dict[str, Any]], None] | None, queue: Any, stop: threading.Event, first_batch: int) -> dict[str, Any]:
     from kinema.text.batch import BatchTextEncoder
 
     torch.manual_seed(cfg.seed)
@@ -237,7 +251,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
 
     def receive() -> None:  # a thread: unpickling batches overlaps the device's work
         while not stop.is_set():
-            if sum(len(captions) for _, captions in list(pending)) > 8 * cfg.ingest_per_step:
+            if sum(len(captions) for _, _, captions in list(pending)) > 8 * cfg.ingest_per_step:
                 time.sleep(0.005)
                 continue
             try:
@@ -247,12 +261,13 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
 
     threading.Thread(target=receive, daemon=True).start()
     pool = LatentPool(device, cfg.max_pool)
-    counts: dict[str, float] = {"ingested": 0, "unknown": 0, "ingest_seconds": 0.0}
+    counts: dict[str, float] = {"ingested": 0, "unknown": 0, "ingest_seconds": 0.0, "next_batch": first_batch}
 
     def ingest(limit: int) -> None:
         begun, taken = time.perf_counter(), 0
         while pending and taken < limit:
-            pixels, captions = pending.popleft()
+            k, pixels, captions = pending.popleft()
+            counts["next_batch"] = max(counts["next_batch"], k + 1)
             taken += len(captions)
             with torch.no_grad():
                 video = torch.from_numpy(pixels).to(device).float().div_(127.5).sub_(1.0)
@@ -281,7 +296,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
         save_weights(out / "export", "dit", ema.model, meta)
         save_weights(out / "online", "dit", model, meta)
         save_training(out / "state", model, ema.model, optimizer, {"step": step, "seconds": seconds(), "base_step": base_step,
-                                                             "clips_seen": clips_seen, "config": asdict(cfg)})
+                                                             "clips_seen": clips_seen, "next_batch": int(counts["next_batch"]),
+                                                             "config": asdict(cfg)})
 
     (out / "export").mkdir(exist_ok=True)
     for file in [init / "vae.json", *init.glob("vae*.safetensors")]:  # the export is a whole weights folder
@@ -344,4 +360,5 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     finally:
         log.close()
     return {**record, "step": step, "seconds": round(seconds(), 1), "pool": len(pool), "clips_seen": clips_seen,
-            "clips_encoded": counts["ingested"]}
+            "clips_encoded": counts["ingested"], "data_seed": cfg.data_seed, "first_batch": first_batch,
+            "next_batch": int(counts["next_batch"])}

@@ -114,9 +114,12 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
     video = Pipeline.from_pretrained(run / "export").generate("a red circle", size="32x32", frames=5, steps=2, seed=0,
                                                                safety=SafetySettings.off("prompt", "frames", "watermark"))
     assert video.frames.shape == (5, 32, 32, 3)
-    resumed = {**cfg.__dict__, "max_steps": 6, "position_features": None, "word_states": False}  # the run's own growth is kept
+    assert first["first_batch"] == 0 and state["next_batch"] == first["next_batch"] >= 1 and state["config"]["data_seed"] == 7
+    resumed = {**cfg.__dict__, "max_steps": 6, "position_features": None, "word_states": False,  # the run's own growth is kept
+               "data_seed": 3}  # and its own world seed
     again = train_stream(StreamConfig(**resumed), tiny_weights, run, torch.device("cpu"), resume=True)
     assert again["step"] == 6 and again["seconds"] > state["seconds"]
+    assert again["data_seed"] == 7 and again["first_batch"] == state["next_batch"] < again["next_batch"]  # new clips, not the first ones
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert all(0 < r["ingest_share"] < 1 for r in records)  # where the step time goes: encoding vs training
     assert [r["step"] for r in records] == sorted({r["step"] for r in records})  # one log, steps continue
@@ -136,6 +139,8 @@ def test_stream_cli_errors_and_text_export(tiny_weights: Path, tmp_path: Path) -
     assert result.exit_code == 2 and "lr=-1.0" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", "stream", "--init", str(tiny_weights), "--grown-lr-scale", "10"])
     assert result.exit_code == 2 and "no place features or word states to scale" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", "stream", "--init", str(tiny_weights), "--data-seed", "-1"])
+    assert result.exit_code == 2 and "--data-seed" in result.output and "greater than or equal to 0" in result.output
     result = runner.invoke(app, ["train", "export-text", str(tmp_path / "minilm"), "--captions", "200"])
     assert result.exit_code == 0, result.output
     assert "word pieces" in result.output and (tmp_path / "minilm" / "model.safetensors").exists()
