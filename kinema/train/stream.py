@@ -239,10 +239,11 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
     ema = EMA(model, cfg.ema_decay)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=device.type == "cuda")
     boost = boost_for(model, cfg.grown_lr_scale)
-    step, done_seconds, base_step, clips_seen = 0, 0.0, int(raw.get("step", 0)), 0
+    step, done_seconds, base_step, clips_seen, clips_encoded = 0, 0.0, int(raw.get("step", 0)), 0, 0
     if resume:
         state, _ = load_training(out / "state", model, ema.model, optimizer)
         step, done_seconds, base_step, clips_seen = state["step"], state["seconds"], state["base_step"], state["clips_seen"]
+        clips_encoded = state.get("clips_encoded", 0)  # counts run over the whole run, as steps and seconds do
     encoder = BatchTextEncoder(device, text_folder, word_states=dit_cfg.word_states)
     empty = encoder.encode([""])
     n_empty = int(empty.mask[0].sum())
@@ -261,7 +262,7 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
 
     threading.Thread(target=receive, daemon=True).start()
     pool = LatentPool(device, cfg.max_pool)
-    counts: dict[str, float] = {"ingested": 0, "unknown": 0, "ingest_seconds": 0.0, "next_batch": first_batch}
+    counts: dict[str, float] = {"ingested": clips_encoded, "unknown": 0, "ingest_seconds": 0.0, "next_batch": first_batch}
 
     def ingest(limit: int) -> None:
         begun, taken = time.perf_counter(), 0
@@ -296,7 +297,8 @@ def _train(cfg: StreamConfig, init: Path, out: Path, device: torch.device, text_
         save_weights(out / "export", "dit", ema.model, meta)
         save_weights(out / "online", "dit", model, meta)
         save_training(out / "state", model, ema.model, optimizer, {"step": step, "seconds": seconds(), "base_step": base_step,
-                                                             "clips_seen": clips_seen, "next_batch": int(counts["next_batch"]),
+                                                             "clips_seen": clips_seen, "clips_encoded": int(counts["ingested"]),
+                                                             "next_batch": int(counts["next_batch"]),
                                                              "config": asdict(cfg)})
 
     (out / "export").mkdir(exist_ok=True)

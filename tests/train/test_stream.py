@@ -120,6 +120,7 @@ def test_stream_training_runs_saves_and_resumes(tiny_weights: Path, tmp_path: Pa
     again = train_stream(StreamConfig(**resumed), tiny_weights, run, torch.device("cpu"), resume=True)
     assert again["step"] == 6 and again["seconds"] > state["seconds"]
     assert again["data_seed"] == 7 and again["first_batch"] == state["next_batch"] < again["next_batch"]  # new clips, not the first ones
+    assert again["clips_encoded"] > state["clips_encoded"] == first["clips_encoded"]  # counted over the whole run
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert all(0 < r["ingest_share"] < 1 for r in records)  # where the step time goes: encoding vs training
     assert [r["step"] for r in records] == sorted({r["step"] for r in records})  # one log, steps continue
