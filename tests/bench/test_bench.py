@@ -118,7 +118,8 @@ def test_bench_json_schema_and_report(tiny_weights, tmp_path) -> None:  # type: 
         assert step["kinema_memory_mb"] >= 0 and step["peer_memory_mb"] >= 0
     assert "memory_error" not in results
     e2e = results["end_to_end"]
-    assert e2e["video_seconds"] == pytest.approx(33 / 8) and e2e["real_time_factor"] == pytest.approx(e2e["seconds"] / (33 / 8), rel=1e-3)
+    exact_e2e = raw["end_to_end"]  # before the JSON's rounding, which can move a ratio of small numbers by 0.1%
+    assert e2e["video_seconds"] == pytest.approx(33 / 8) and exact_e2e["real_time_factor"] == pytest.approx(exact_e2e["seconds"] / (33 / 8), rel=1e-9)
     assert set(e2e["stage_seconds"]) == {"text", "sample", "decode", "safety_and_watermark"}
     assert results["vae_decode"]["decode_ms"] > 0
     for step in results["dit_steps"]:  # int8 sampling measured in the same rounds
