@@ -142,13 +142,16 @@ class Pipeline:
         solver: str = "euler",
         on_step: Callable[[int, int], None] | None = None,
         safety: SafetySettings = SafetySettings(),
+        shift: float | None = None,
+        guidance_interval: tuple[float, float] = (0.0, 1.0),
     ) -> Video:
         """Raises ValueError for bad options and `kinema.safety.RefusedError` for a refused prompt
         or a withheld video (with the category and reason)."""
         check_prompt(prompt)
         parse_size(size)
         check_frames(frames)
-        config = SamplerConfig(steps=steps, guidance=guidance, solver=solver)
+        config = SamplerConfig(steps=steps, guidance=guidance, solver=solver, shift=shift,
+                               guidance_interval=tuple(guidance_interval))  # type: ignore[arg-type]
         enforce_prompt(prompt, safety)
         latent = self.sample_latent(self.prompt_states(prompt), size, frames, config, seed, on_step)
         return finish(self.decode_frames(latent), safety)
@@ -168,7 +171,7 @@ class Pipeline:
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(self.device)  # seeded on the CPU
         tokens = shape[2] * shape[3] * shape[4] // 4
         schedule = timestep_schedule(config.steps, config.shift or resolution_shift(tokens))
-        velocity = guided_velocity(self.dit, *states, config.guidance)
+        velocity = guided_velocity(self.dit, *states, config.guidance, interval=config.guidance_interval)
         return sample(velocity, noise, schedule, config.solver, on_step=on_step)
 
     @torch.no_grad()

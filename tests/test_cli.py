@@ -55,6 +55,9 @@ def test_bad_options_fail_clearly(tmp_path: Path) -> None:
         (["generate", "red ball", "--frames", "32", "-o", str(tmp_path / "a.mp4")], "1 + 4k"),
         (["generate", " ", "-o", str(tmp_path / "a.mp4")], "prompt is empty"),
         (["generate", "red ball", "--size", "64", "-o", str(tmp_path / "a.mp4")], "WIDTHxHEIGHT"),
+        (["generate", "red ball", "--guidance-interval", "0.7", "-o", str(tmp_path / "a.mp4")], "must be LOW,HIGH"),
+        (["generate", "red ball", "--guidance-interval", "0.7,0.2", "-o", str(tmp_path / "a.mp4")], "0 <= LOW < HIGH <= 1"),
+        (["generate", "red ball", "--shift", "0", "-o", str(tmp_path / "a.mp4")], "shift 0.0 is out of range"),
         (["train", "dit", "--position-features", "6", "--run", str(tmp_path / "r")], "--position-features 6 must be 0 or a positive multiple of 4"),
         (["train", "stream", "--position-features", "-4", "--run", str(tmp_path / "s")], "--position-features -4 must be 0 or a positive multiple of 4"),
     ]

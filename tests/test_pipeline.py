@@ -29,6 +29,24 @@ def test_same_seed_same_video_other_seed_other_video(pipe: Pipeline) -> None:
     assert not (a.frames == c.frames).all()
 
 
+def test_sampler_options_change_the_video_as_documented(tiny_weights: Path) -> None:
+    """A shift or a guidance interval changes the path; an interval over all of [0, 1] is plain guidance."""
+    import torch
+
+    pipe = Pipeline.from_pretrained(tiny_weights)  # its own copy: the zero-initialised layers get weights
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in pipe.dit.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.1)
+    base = pipe.generate("a blue square", frames=5, steps=3, seed=3).frames
+    whole = pipe.generate("a blue square", frames=5, steps=3, seed=3, guidance_interval=(0.0, 1.0)).frames
+    shifted = pipe.generate("a blue square", frames=5, steps=3, seed=3, shift=3.0).frames
+    limited = pipe.generate("a blue square", frames=5, steps=3, seed=3, guidance_interval=(0.5, 1.0)).frames
+    assert (base == whole).all()
+    assert not (base == shifted).all() and not (base == limited).all()
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
@@ -39,6 +57,8 @@ def test_same_seed_same_video_other_seed_other_video(pipe: Pipeline) -> None:
         ({"frames": 69}, "1 \\+ 4k"),
         ({"steps": 0}, "steps"),
         ({"solver": "rk4"}, "solver"),
+        ({"shift": -1.0}, "shift"),
+        ({"guidance_interval": (0.6, 0.4)}, "guidance interval"),
     ],
 )
 def test_bad_input_is_named(pipe: Pipeline, kwargs: dict, message: str) -> None:

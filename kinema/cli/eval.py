@@ -62,12 +62,22 @@ def run_command(
     calibration: Path = typer.Option(None, help="A `kinema eval calibrate` JSON to print beside the model (default: the one shipped with the suite)."),
     examples: int = typer.Option(4, help="Keep frame strips of this many best and worst prompts for the report."),
     int8: bool = typer.Option(False, "--int8", help="Sample with int8 matmuls (kinema generate --int8) to measure what they cost in score."),
+    steps: int = typer.Option(None, help="Sampling steps (default: kinema generate's)."),
+    guidance: float = typer.Option(None, help="Classifier-free guidance scale (default: kinema generate's)."),
+    solver: str = typer.Option(None, help="euler or heun (default: kinema generate's)."),
+    shift: float = typer.Option(None, help="Timestep shift for sampling (default: kinema generate's)."),
+    guidance_interval: str = typer.Option(None, "--guidance-interval", help="LOW,HIGH: guide only while t (1 = noise) is in this range (default: kinema generate's)."),
 ) -> None:
     """Generate every suite prompt with the model and score it; save results as JSON.
 
       kinema eval run --model weights/kinema-tiny --subset ci -o results.json
 
       kinema eval run --subset ci --int8 -o results-int8.json   # the score of int8 sampling
+
+      kinema eval run --guidance 7 -o g7.json   # a sampler setting; then kinema eval compare
+
+    The sampler options are recorded in the JSON ("sampler"); options left out take kinema
+    generate's defaults.
 
     On several processes (each generates and scores its share; rank 0 merges and writes):
 
@@ -77,16 +87,34 @@ def run_command(
     from kinema.eval.report import table
     from kinema.eval.suite import load_suite, packaged_calibration
 
+    from kinema.diffusion.sample import parse_interval
+
+    sampler = {key: value for key, value in
+               {"steps": steps, "guidance": guidance, "solver": solver, "shift": shift,
+                "guidance_interval": None if guidance_interval is None else parse_interval(guidance_interval)}.items()
+               if value is not None}
+    if sampler:
+        from kinema.diffusion.sample import SamplerConfig
+
+        SamplerConfig(**sampler)  # a bad option fails here, not after the first video
     try:
-        make = model_video_maker(model, int8)
+        make = model_video_maker(model, int8, **sampler)
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     chosen = load_suite(suite, subset)
     from kinema.train.distributed import cpu_process_group
 
+    label = (model or "shipped model") + (" (int8)" if int8 else "")
+    label += "".join(f" {key}={value}" for key, value in sampler.items())
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with cpu_process_group() as (rank, world):  # under torchrun each process scores its share
-        results = run_suite(chosen, make, label=(model or "shipped model") + (" (int8)" if int8 else ""), keep_frames=examples,
-                            distributed=world > 1)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True, disable=rank != 0) as bar:
+            task = bar.add_task("generating and scoring" + (f" (rank 0 of {world})" if world > 1 else ""), total=None)
+            results = run_suite(chosen, make, label=label, keep_frames=examples, distributed=world > 1,
+                                on_done=lambda done, total: bar.update(task, completed=done, total=total))
+    results["sampler"] = sampler
     if rank != 0:
         return  # rank 0 writes and prints
     cal = _read_json(calibration) if calibration else packaged_calibration(chosen.name)
@@ -136,3 +164,31 @@ def report_command(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html(data, cal))
     console.print(f"report: {output}")
+
+
+@eval_app.command("compare")
+@friendly_errors
+def compare_command(
+    base: Path = typer.Argument(..., help="Results JSON of the reference (`kinema eval run -o`)."),
+    new: Path = typer.Argument(..., help="Results JSON of the model or setting to compare with it."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the paired differences as JSON."),
+) -> None:
+    """Paired differences (NEW - BASE) per category, over the prompts both scored, with standard errors.
+
+      kinema eval run -o base.json; kinema eval run --guidance 7 -o g7.json
+      kinema eval compare base.json g7.json
+
+    Both runs use the suite's own seeds, so each prompt's two videos differ only by the model or
+    setting: pairing removes the spread between prompts, and differences of about two standard
+    errors or more (marked) are unlikely to be chance.
+    """
+    from kinema.eval.compare import compare_table, paired_differences
+
+    first, second = _read_json(base), _read_json(new)
+    if first.get("suite") != second.get("suite"):
+        raise ValueError(f"{base} is suite {first.get('suite')!r} and {new} is {second.get('suite')!r}; compare runs of one suite")
+    rows = paired_differences(first, second)
+    console.print(compare_table(first, second, rows))
+    if output is not None:
+        _write_json({"base": str(base), "new": str(new), "rows": rows}, output)
+        console.print(f"paired differences: {output}")

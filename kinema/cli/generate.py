@@ -22,6 +22,8 @@ def generate_command(
     guidance: float = typer.Option(5.0, help="Classifier-free guidance: how strongly to follow the prompt (1 = off)."),
     seed: int = typer.Option(0, help="Random seed: the same seed and options give the same video."),
     solver: str = typer.Option("euler", help="ODE solver: euler, or heun (2nd order, two model calls a step)."),
+    shift: float = typer.Option(None, help="Timestep shift: above 1 spends more of the steps near pure noise, where layout is decided (default: by the clip's size, 1 at 64x64 4 s)."),
+    guidance_interval: str = typer.Option("0,1", "--guidance-interval", help="LOW,HIGH: guide only while the noise level t (1 = pure noise) is in this range; outside, one model call a step instead of two."),
     weights: Path = typer.Option(None, help="Weights folder (default: the shipped weights/kinema-tiny, or $KINEMA_WEIGHTS)."),
     lora: Path = typer.Option(None, "--lora", help="LoRA adapters from `kinema finetune` (a folder with lora.safetensors + lora.json) on top of --weights."),
     lora_scale: float = typer.Option(1.0, "--lora-scale", help="How strongly the LoRA applies: 0 = off, 1 = as trained; 0.6-0.9 often keeps more of the base model."),
@@ -51,6 +53,7 @@ def generate_command(
     """
     from kinema.cli.generate_many import Request, generate_many, generate_one
     from kinema.device import pick_device
+    from kinema.diffusion.sample import SamplerConfig, parse_interval
     from kinema.pipeline import check_frames, parse_size
     from kinema.safety import SafetySettings
     from kinema.text.prompt import check_prompt
@@ -67,9 +70,13 @@ def generate_command(
         raise ValueError(f"--int8 runs on the CPU only; drop it or use --device cpu (got --device {device})")
     parse_size(size)
     check_frames(frames)
+    interval = parse_interval(guidance_interval)
+    SamplerConfig(steps=steps, guidance=guidance, solver=solver, shift=shift, guidance_interval=interval)  # fail before loading
+    if distilled is not None and (shift is not None or interval != (0.0, 1.0)):
+        raise ValueError("--distilled samples on its own schedule; drop --shift and --guidance-interval")
     request = Request(output, size, frames, steps, guidance, seed, solver, weights, lora, lora_scale, enhance,
                       SafetySettings(prompt=not no_prompt_check, frames=not no_frame_check, watermark=not no_watermark),
-                      parallel, device, distilled, int8)
+                      parallel, device, distilled, int8, shift, interval)
     if prompts_file is not None:
         return generate_many(prompts_file, request)
     if launched_by_torchrun() and request.rank_device() != "cpu":

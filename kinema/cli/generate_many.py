@@ -48,6 +48,12 @@ class Request:
     device: str = "cpu"  # cpu, cuda or auto; under torchrun a GPU rank takes cuda:LOCAL_RANK
     distilled: Path | None = None  # a distilled few-step DiT (its own steps and guidance); one process only
     int8: bool = False  # the DiT's block matmuls in int8 (CPU only; kinema.models.int8)
+    shift: float | None = None  # sampling timestep shift (None: the resolution shift)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)  # guide only while t is in it
+
+    def sampler_options(self) -> dict[str, Any]:
+        """The sampling options `Pipeline.generate` takes beyond steps and guidance."""
+        return {"solver": self.solver, "shift": self.shift, "guidance_interval": self.guidance_interval}
 
     def rank_device(self) -> str:
         import os
@@ -101,6 +107,10 @@ def _model_prompt(prompt: str, request: Request, show: bool) -> str:
 def _settings(prompt: str, model_prompt: str, seed: int, request: Request) -> dict[str, Any]:
     settings = {"prompt": prompt, "model_prompt": model_prompt, "size": request.size, "frames": request.frames, "steps": request.steps,
                 "guidance": request.guidance, "seed": seed, "solver": request.solver}
+    if request.shift is not None:
+        settings["shift"] = request.shift
+    if tuple(request.guidance_interval) != (0.0, 1.0):
+        settings["guidance_interval"] = "{:g},{:g}".format(*request.guidance_interval)  # as the CLI takes it
     if request.lora:
         settings.update({"lora": str(request.lora), "lora_scale": request.lora_scale})
     if request.int8:
@@ -137,7 +147,7 @@ def _generate_share(prompts: list[str], prompts_file: Path, folder: Path, rank: 
             enforce_prompt(prompt, request.safety)
             model_prompt = _model_prompt(prompt, request, show=False)
             video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=request.steps, guidance=request.guidance,
-                                  seed=seed, solver=request.solver, safety=request.safety)
+                                  seed=seed, safety=request.safety, **request.sampler_options())
             save(video, path, model_name=pipe.name, settings=_settings(prompt, model_prompt, seed, request), safety=request.safety)
             record["status"] = "ok"
             console.print(f"[{rank}/{world}] wrote {path}" if world > 1 else f"wrote {path}", highlight=False)
@@ -184,7 +194,8 @@ def _generate_one(prompt: str, request: Request, rank: int, plan: Any) -> None:
     with parallel_dit(pipe.dit, plan), Progress(console=console, transient=True, disable=rank != 0) as bar:
         task = bar.add_task(f"generating{where}", total=steps)
         video = pipe.generate(model_prompt, size=request.size, frames=request.frames, steps=steps, guidance=guidance,
-                              seed=request.seed, solver=request.solver, on_step=lambda i, n: bar.update(task, completed=i), safety=request.safety)
+                              seed=request.seed, on_step=lambda i, n: bar.update(task, completed=i), safety=request.safety,
+                              **request.sampler_options())
     if rank == 0:
         settings = _settings(prompt, model_prompt, request.seed, request) | {"steps": steps, "guidance": guidance}
         save(video, request.output, model_name=pipe.name, settings=settings, safety=request.safety)

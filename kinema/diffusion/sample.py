@@ -28,14 +28,42 @@ class SamplerConfig:
     guidance: float = 5.0  # classifier-free guidance scale; 1 = no guidance
     solver: str = "euler"
     shift: float | None = None  # None: the resolution shift for the token count
+    # Guidance acts only while t (1 = noise) is in this range; outside it one conditional pass.
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
+        check_interval(self.guidance_interval)
+        if self.shift is not None and not 0.05 <= self.shift <= 20.0:
+            raise ValueError(f"shift {self.shift} is out of range; use 0.05 to 20 (1 = no shift; above 1 spends more steps near noise)")
         if not 1 <= self.steps <= 1000:
             raise ValueError(f"steps {self.steps} is out of range; use 1 to 1000")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver {self.solver!r} is not supported; use one of: {', '.join(SOLVERS)}")
         if not 0.0 <= self.guidance <= 50.0:
             raise ValueError(f"guidance {self.guidance} is out of range; use 0 to 50")
+
+
+def check_interval(interval: tuple[float, float]) -> tuple[float, float]:
+    """A guidance interval (low, high) with 0 <= low < high <= 1, else a ValueError saying so."""
+    try:
+        low, high = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance interval {interval!r} must be two numbers LOW,HIGH in [0, 1]") from None
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"guidance interval {low:g},{high:g} must have 0 <= LOW < HIGH <= 1 (t = 1 is pure noise)")
+    return low, high
+
+
+def parse_interval(text: str) -> tuple[float, float]:
+    """"LOW,HIGH" (as the CLI takes it) -> a checked guidance interval."""
+    parts = text.split(",")
+    try:
+        values = tuple(float(part) for part in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        raise ValueError(f"guidance interval {text!r} must be LOW,HIGH, two numbers in [0, 1], e.g. 0.3,1")
+    return check_interval(values)  # type: ignore[arg-type]
 
 
 def timestep_schedule(steps: int, shift: float = 1.0, start: float = 1.0) -> torch.Tensor:
@@ -49,8 +77,12 @@ BRANCH_MODES = ("auto", "batch", "threads")
 
 
 def guided_velocity(model: DiT, text: TextContext, empty: TextContext, guidance: float,
-                    branches: str = "auto") -> VelocityFn:
+                    branches: str = "auto", interval: tuple[float, float] = (0.0, 1.0)) -> VelocityFn:
     """Velocity with classifier-free guidance: v_uncond + g (v_cond - v_uncond).
+
+    `interval` (low, high): guide only while the call's noise level (its largest per-frame t) is in
+    [low, high], and take the conditional velocity alone (one pass) elsewhere, as "Applying
+    guidance in a limited interval" (Kynkaanniemi et al. 2024) does.
 
     Text keys/values are computed once for all steps. `branches` says how the conditional and
     unconditional passes run: "batch" as one batch of 2 (the empty prompt padded to the prompt's
@@ -62,11 +94,28 @@ def guided_velocity(model: DiT, text: TextContext, empty: TextContext, guidance:
     """
     if branches not in BRANCH_MODES:
         raise ValueError(f"branches {branches!r} is not supported; use one of: {', '.join(BRANCH_MODES)}")
+    low, high = check_interval(interval)
     if guidance == 1.0:
         kv = model.text_kv(text)
         return lambda x, t: model(x, t, text, kv)
     if branches == "threads" or (branches == "auto" and branches_pay(model)):
-        return _threaded_guidance(model, text, empty, guidance)
+        guided = _threaded_guidance(model, text, empty, guidance)
+    else:
+        guided = _batched_guidance(model, text, empty, guidance)
+    if (low, high) == (0.0, 1.0):
+        return guided
+    kv_text = model.text_kv(text)
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        level = float(t.max())  # kept (conditioning) frames sit at t = 0; the noisiest frame decides
+        inside = low - 1e-6 <= level <= high + 1e-6  # t arrives as float32: 0.8 is 0.80000001
+        return guided(x, t) if inside else model(x, t, text, kv_text)
+
+    return velocity
+
+
+def _batched_guidance(model: DiT, text: TextContext, empty: TextContext, guidance: float) -> VelocityFn:
+    """The guided velocity as one batch of 2 (the empty prompt padded to the prompt's length)."""
     both = TextContext(
         torch.cat([text.tokens, _pad_to(empty.tokens, text.tokens.shape[1])]),
         torch.cat([text.mask, _pad_to(empty.mask, text.mask.shape[1])]),

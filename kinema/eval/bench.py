@@ -45,9 +45,10 @@ def summarise(per_prompt: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_frames: int = 0,
-              distributed: bool = False) -> dict[str, Any]:
+              distributed: bool = False, on_done: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Score `make_video(entry)` for every entry. `keep_frames`: store a frame strip (base64 PNG)
-    for that many best and worst prompts, for the HTML report.
+    for that many best and worst prompts, for the HTML report. `on_done(done, total)` after each
+    of this process's entries (a progress bar).
 
     `distributed`: inside a torch.distributed process group (torchrun), rank r generates and
     scores entries r, r + world, ...; the results are merged (in suite order) and every rank
@@ -58,7 +59,8 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
     started = time.perf_counter()
     from kinema.safety import RefusedError
 
-    for entry in suite.entries[rank::world]:
+    mine = suite.entries[rank::world]
+    for entry in mine:
         withheld = None
         try:
             video = make_video(entry)
@@ -80,6 +82,8 @@ def run_suite(suite: Suite, make_video: VideoMaker, label: str = "model", keep_f
         )
         if keep_frames:
             strips[entry.id] = np.asarray(getattr(video, "frames", video))
+        if on_done is not None:
+            on_done(len(per_prompt), len(mine))
     examples = _examples(per_prompt, strips, keep_frames)
     if world > 1:  # each rank's best and worst include the suite's best and worst
         import torch.distributed as dist
@@ -199,15 +203,16 @@ def _shuffled(suite: Suite, renders: dict[str, np.ndarray]) -> VideoMaker:
     return make
 
 
-def model_video_maker(weights: str | None, int8: bool = False) -> VideoMaker:
-    """Generate each entry with `kinema.pipeline.generate` (`int8`: int8 matmuls on the CPU); a
-    clear error if it is not there."""
+def model_video_maker(weights: str | None, int8: bool = False, **sampler: Any) -> VideoMaker:
+    """Generate each entry with `kinema.pipeline.generate` (`int8`: int8 matmuls on the CPU;
+    `sampler`: its sampling options, e.g. steps, guidance, shift); a clear error if it is not there."""
     try:
         from kinema.pipeline import generate
     except ImportError as error:
         raise RuntimeError("kinema.pipeline.generate is not available; the generator is not installed") from error
 
     def make(entry: SuiteEntry) -> Any:
-        return generate(entry.prompt, weights=weights, int8=int8, size=entry.size, frames=entry.frames, seed=entry.seed)
+        return generate(entry.prompt, weights=weights, int8=int8, size=entry.size, frames=entry.frames, seed=entry.seed,
+                        **sampler)
 
     return make

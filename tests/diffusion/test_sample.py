@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from kinema.diffusion.sample import SamplerConfig, guided_velocity, sample, timestep_schedule
+from kinema.diffusion.sample import SamplerConfig, guided_velocity, parse_interval, sample, timestep_schedule
 from kinema.models.dit import DiT, DiTConfig, TextContext
 
 
@@ -65,6 +65,43 @@ def test_guidance_combines_conditional_and_unconditional() -> None:
         vc, vu = model(x, t, cond), model(x, t, empty)
         assert torch.allclose(guided_velocity(model, cond, empty, 3.0)(x, t), vu + 3.0 * (vc - vu), atol=1e-5)
         assert torch.allclose(guided_velocity(model, cond, empty, 1.0)(x, t), vc, atol=1e-6)
+
+
+def test_guidance_interval_guides_only_inside_it() -> None:
+    """Inside [low, high] the guided velocity; outside, the conditional one alone, and the
+    unconditional pass is not run (one model call)."""
+    torch.manual_seed(0)
+    model = DiT(DiTConfig(latent_channels=2, width=16, depth=1, heads=2)).eval()
+    for p in model.parameters():
+        if p.abs().sum() == 0:
+            p.data.normal_(0, 0.1)
+    cond = TextContext(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool), torch.randn(1, 384))
+    empty = TextContext(torch.randn(1, 2, 384), torch.ones(1, 2, dtype=torch.bool), torch.randn(1, 384))
+    x = torch.randn(1, 2, 2, 4, 4)
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    with torch.no_grad():
+        for branches in ("batch", "threads"):
+            velocity = guided_velocity(model, cond, empty, 4.0, branches=branches, interval=(0.3, 0.8))
+            for level, guided in ((0.5, True), (0.9, False), (0.2, False), (0.8, True)):
+                t = torch.tensor([[0.0, level]])  # a kept frame at 0: the noisiest frame decides
+                vc, vu = model(x, t, cond), model(x, t, empty)
+                calls.clear()
+                out = velocity(x, t)
+                expected = vu + 4.0 * (vc - vu) if guided else vc
+                assert torch.allclose(out, expected, atol=1e-5), (branches, level)
+                assert sum(calls) == (2 if guided else 1), (branches, level, calls)
+
+
+def test_guidance_interval_errors() -> None:
+    assert parse_interval("0.3,1") == (0.3, 1.0)
+    for bad in ("0.5", "a,b", "0.8,0.2", "0,1.5", "0.1,0.2,0.3"):
+        with pytest.raises(ValueError, match="guidance interval"):
+            parse_interval(bad)
+    with pytest.raises(ValueError, match="LOW < HIGH"):
+        SamplerConfig(guidance_interval=(0.5, 0.5))
+    with pytest.raises(ValueError, match="shift"):
+        SamplerConfig(shift=0.0)
 
 
 def test_sampler_config_errors() -> None:

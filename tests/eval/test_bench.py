@@ -115,9 +115,14 @@ def test_run_calls_the_generator_with_the_entry(small: Suite, monkeypatch: pytes
 
     monkeypatch.setattr(kinema.pipeline, "generate", fake_generate)
     part = Suite("part", small.entries[:1])
-    results = run_suite(part, model_video_maker("weights/x"), label="fake")
+    done: list[tuple[int, int]] = []
+    results = run_suite(part, model_video_maker("weights/x"), label="fake", on_done=lambda d, n: done.append((d, n)))
+    assert done == [(1, 1)]  # the progress callback, once per entry
     entry = part.entries[0]
     assert calls == [(entry.prompt, "weights/x", {"int8": False, "size": entry.size, "frames": entry.frames, "seed": entry.seed})]
+    calls.clear()
+    run_suite(part, model_video_maker("weights/x", guidance=7.0, shift=2.0), label="fake")
+    assert calls[0][2]["guidance"] == 7.0 and calls[0][2]["shift"] == 2.0
     assert results["summary"]["overall"] >= 0.9
 
 

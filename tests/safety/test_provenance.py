@@ -250,3 +250,16 @@ def test_cli_signs_with_the_users_certificate(tiny_weights: Path, tmp_path: Path
     wrong = runner.invoke(app, ["--sign-cert", str(tmp_path / "chain.pem"), "--sign-key", str(tmp_path / "other.key"),
                                 "generate", "a red ball", "-o", str(tmp_path / "x.png"), "--frames", "1"])
     assert wrong.exit_code == 2 and "does not belong" in wrong.output and not (tmp_path / "x.png").exists()
+
+
+def test_cli_records_the_sampler_settings(tiny_weights: Path, tmp_path: Path, home: Path) -> None:
+    """A non-default shift and guidance interval are in the signed manifest's settings."""
+    from kinema.cli import app
+
+    out = tmp_path / "still.png"
+    result = CliRunner().invoke(app, ["generate", "a red ball", "-o", str(out), "--frames", "1", "--steps", "2",
+                                      "--shift", "2", "--guidance-interval", "0.3,1",
+                                      "--weights", str(tiny_weights), "--no-frame-check"])
+    assert result.exit_code == 0, result.output
+    settings = pv.verify_file(out).summary()["settings"]
+    assert settings["shift"] == 2.0 and settings["guidance_interval"] == "0.3,1" and settings["steps"] == 2
