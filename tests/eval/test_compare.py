@@ -50,7 +50,7 @@ def test_cli_compare(tmp_path: Path) -> None:
     out = runner.invoke(app, ["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
                               "-o", str(tmp_path / "d.json")])
     assert out.exit_code == 0, out.output
-    assert "overall" in out.output and "+0.105" in out.output
+    assert "KinemaBench" in out.output  # the table (its cells wrap with the terminal width; the JSON holds the numbers)
     rows = json.loads((tmp_path / "d.json").read_text())["rows"]
     assert rows["overall"]["difference"] == pytest.approx(0.105) and rows["overall"]["pairs"] == 20
 
