@@ -4,7 +4,7 @@ Contract: `paired_differences(base, new)` takes two `kinema eval run` result dic
 each category and for overall, the mean score of each over the prompts where both have that score,
 the mean paired difference (new - base) and its standard error. Pairing removes the prompt-to-prompt
 spread (some prompts are hard for every model), so differences far smaller than either score's
-spread are measurable: with 320 prompts, overall moves of about 0.02 are about 2 standard errors.
+spread are measurable: with 320 prompts, overall moves of 0.01-0.02 are about 2 standard errors.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def test_kept_frames_are_held_and_velocity_sees_time_zero() -> None:
     assert all(t[0, 0] == 0 for t in seen) and seen[0][0, 1] == 1.0
 
 
-def test_guidance_combines_conditional_and_unconditional() -> None:
+def _model_and_texts() -> tuple[DiT, TextContext, TextContext]:
+    """A tiny DiT whose zero-initialised layers get weights (so text matters), a prompt and the empty prompt."""
     torch.manual_seed(0)
     model = DiT(DiTConfig(latent_channels=2, width=16, depth=1, heads=2)).eval()
     for p in model.parameters():
@@ -60,6 +61,11 @@ def test_guidance_combines_conditional_and_unconditional() -> None:
             p.data.normal_(0, 0.1)
     cond = TextContext(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool), torch.randn(1, 384))
     empty = TextContext(torch.randn(1, 2, 384), torch.ones(1, 2, dtype=torch.bool), torch.randn(1, 384))
+    return model, cond, empty
+
+
+def test_guidance_combines_conditional_and_unconditional() -> None:
+    model, cond, empty = _model_and_texts()
     x, t = torch.randn(1, 2, 1, 4, 4), torch.full((1, 1), 0.5)
     with torch.no_grad():
         vc, vu = model(x, t, cond), model(x, t, empty)
@@ -70,13 +76,7 @@ def test_guidance_combines_conditional_and_unconditional() -> None:
 def test_guidance_interval_guides_only_inside_it() -> None:
     """Inside [low, high] the guided velocity; outside, the conditional one alone, and the
     unconditional pass is not run (one model call)."""
-    torch.manual_seed(0)
-    model = DiT(DiTConfig(latent_channels=2, width=16, depth=1, heads=2)).eval()
-    for p in model.parameters():
-        if p.abs().sum() == 0:
-            p.data.normal_(0, 0.1)
-    cond = TextContext(torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool), torch.randn(1, 384))
-    empty = TextContext(torch.randn(1, 2, 384), torch.ones(1, 2, dtype=torch.bool), torch.randn(1, 384))
+    model, cond, empty = _model_and_texts()
     x = torch.randn(1, 2, 2, 4, 4)
     calls = []
     model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
