@@ -23,11 +23,20 @@ import numpy as np
 SIDES = (("left", "on the left", 0.0, 1 / 3), ("center", "in the center", 1 / 3, 2 / 3), ("right", "on the right", 2 / 3, 1.0))
 
 
-def red_centre_x(frame: np.ndarray) -> float | None:
-    """x of the centre of the clearly red pixels, as a fraction of the width (None: no red object)."""
+def red_centre(frame: np.ndarray) -> tuple[float, float] | None:
+    """(x, y) of the centre of the clearly red pixels, as fractions of the width and height (None: no red object)."""
     f = frame.astype(float)
     red = (f[..., 0] > 150) & (f[..., 1] < 90) & (f[..., 2] < 90)
-    return float(np.nonzero(red)[1].mean() / f.shape[1]) if red.sum() > 5 else None
+    if red.sum() <= 5:
+        return None
+    ys, xs = np.nonzero(red)
+    return float(xs.mean() / f.shape[1]), float(ys.mean() / f.shape[0])
+
+
+def red_centre_x(frame: np.ndarray) -> float | None:
+    """x of the centre of the clearly red pixels, as a fraction of the width (None: no red object)."""
+    centre = red_centre(frame)
+    return None if centre is None else centre[0]
 
 
 def probe(weights: str, seeds: int) -> dict:
