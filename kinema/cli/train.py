@@ -179,6 +179,7 @@ def dit_command(
     grown_lr_scale: float = GROWN_LR_SCALE,
     high_noise_rate: float = HIGH_NOISE_RATE,
     high_noise_from: float = HIGH_NOISE_FROM,
+    image_share: float = typer.Option(None, help="Share of batches made of single images, the rest videos (as `kinema train stream`, which trains at 0.2). Default: every latent shape in proportion to its clips; a world cache holds about 4 images per clip, so most batches are images."),
     threads: int = THREADS,
     device: str = DEVICE,
     token_budget: int = typer.Option(144 * 16, help="Latent tokens per global batch (16 four-second 64x64 clips by default); the same for any number of processes."),
@@ -219,13 +220,16 @@ def dit_command(
     if token_budget < 1 or max_batch < 1:
         raise ValueError(f"--token-budget {token_budget} and --max-batch {max_batch} must be positive")
     check_high_noise(high_noise_rate, high_noise_from)
+    if image_share is not None and not 0 <= image_share <= 1:
+        raise ValueError(f"--image-share {image_share} must be in [0, 1] (a share of batches; leave it out for batches in proportion to the clips)")
     base = load_dit_config(init) if init else PRESETS[preset]
     position_features = base.position_features if position_features is None else position_features
     check_position_features(position_features)
     words = check_word_states(init, word_states)
     model_cfg = replace(word_states_config(base) if words else base, position_features=position_features)
     cfg = DiTTrainConfig(model=model_cfg, cache=str(cache), eval_every=eval_every, vae=str(vae), token_budget=token_budget,
-                         max_batch=max_batch, high_noise_rate=high_noise_rate, high_noise_from=high_noise_from)
+                         max_batch=max_batch, high_noise_rate=high_noise_rate, high_noise_from=high_noise_from,
+                         image_share=image_share)
     cfg = replace(cfg, optim=replace(cfg.optim, steps=steps, lr=lr, warmup=warmup, checkpoint_every=checkpoint_every,
                                      grown_lr_scale=grown_lr_scale))
     empty = empty_text(words)

@@ -39,6 +39,9 @@ class DiTTrainConfig:
     # the layout (where an object is) comes from the text alone (kinema.diffusion.flow.with_high_noise).
     high_noise_rate: float = 0.0
     high_noise_from: float = 0.85
+    # Share of batches of single images; None: every latent shape in proportion to its clips
+    # (kinema.train.latents.pick_shape). `kinema train stream` trains at 0.2.
+    image_share: float | None = None
     eval_every: int = 0  # run a KinemaBench subset on the EMA weights every N steps (0: never)
     eval_prompts: int = 8  # how many prompts of the "ci" subset (cost: one generation + scoring each)
     vae: str = "weights/kinema-tiny"  # the VAE that made the cache, to decode for the benchmark
@@ -204,7 +207,8 @@ def train_dit(cfg: DiTTrainConfig, run_dir: Path, empty: TextContext, export_to:
               parallel: ParallelConfig = ParallelConfig()) -> DiT:
     torch.manual_seed(cfg.seed)
     model = DiT(cfg.model)
-    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget, max_batch=cfg.max_batch, word_states=cfg.model.word_states)
+    cache = LatentCache(Path(cfg.cache), token_budget=cfg.token_budget, max_batch=cfg.max_batch, word_states=cfg.model.word_states,
+                        image_share=cfg.image_share)
 
     def on_checkpoint(step: int, ema: EMA) -> None:
         cache.rescan()  # pick up shards a concurrent `kinema train cache` has written

@@ -223,14 +223,35 @@ class LatentBatch:
         return self.latents.shape[0]
 
 
+def pick_shape(counts: dict[tuple[int, ...], int], rng: np.random.Generator, image_share: float | None = None) -> tuple[int, ...]:
+    """The latent shape (C, F, h, w) of the next batch, from how many clips each shape holds.
+
+    `image_share` None: every shape in proportion to its clips (a world cache holds far more images
+    than clips, so most batches are images). A number: single images with that probability (when
+    there are both images and videos), else a video shape in proportion to its clips, as the GPU
+    recipe (`kinema train stream`) trains: joint image-video training with a set share."""
+    keys = sorted(k for k, n in counts.items() if n)
+    if not keys:
+        raise ValueError("there are no clips to draw a batch from")
+    if image_share is not None:
+        images, videos = [k for k in keys if k[1] == 1], [k for k in keys if k[1] > 1]
+        keys = images if images and (not videos or rng.random() < image_share) else videos
+    sizes = np.array([counts[k] for k in keys], dtype=np.float64)
+    return keys[int(rng.choice(len(keys), p=sizes / sizes.sum()))]
+
+
 class LatentCache:
     """`word_states`: give each clip's text the input layer's states beside the last layer's the
-    shards hold (computed from the captions at load: an embedding lookup), for a DiT that reads them."""
+    shards hold (computed from the captions at load: an embedding lookup), for a DiT that reads them.
+    `image_share`: how batches split between images and videos (`pick_shape`)."""
 
     def __init__(self, folder: Path, token_budget: int = 144 * 16, max_batch: int = 64, patch_tokens: int = 4,
-                 word_states: bool = False) -> None:
+                 word_states: bool = False, image_share: float | None = None) -> None:
+        if image_share is not None and not 0 <= image_share <= 1:
+            raise ValueError(f"image_share {image_share} must be in [0, 1] (or None: in proportion to the clips)")
         self.folder = Path(folder)
         self.word_states = word_states
+        self.image_share = image_share
         self.token_budget = token_budget
         self.max_batch = max_batch
         self.patch_tokens = patch_tokens  # latent positions per token (2x2 patches)
@@ -267,15 +288,13 @@ class LatentCache:
         return sum(len(g["captions"]) for g in self.groups.values())
 
     def batch(self, step: int, seed: int = 0) -> LatentBatch:
-        """The global batch of `step`: one bucket, drawn in proportion to its clips, sized by the
-        token budget. Data-parallel runs draw this same batch on every process and each trains on
-        its own rows of it (`kinema.train.runner`), so the curve does not depend on the process count."""
+        """The global batch of `step`: one bucket (`pick_shape`), sized by the token budget.
+        Data-parallel runs draw this same batch on every process and each trains on its own rows of
+        it (`kinema.train.runner`), so the curve does not depend on the process count."""
         if not self.groups:
             raise ValueError(f"the latent cache {self.folder} is empty; build it with `kinema train cache` or `kinema data cache`")
         rng = np.random.default_rng([seed, step])
-        keys = sorted(self.groups)
-        sizes = np.array([len(self.groups[k]["captions"]) for k in keys], dtype=np.float64)
-        key = keys[int(rng.choice(len(keys), p=sizes / sizes.sum()))]
+        key = pick_shape({k: len(g["captions"]) for k, g in self.groups.items()}, rng, self.image_share)
         group = self.groups[key]
         _, frames, h, w = key
         tokens_per_clip = frames * h * w // self.patch_tokens

@@ -46,6 +46,7 @@ from kinema.train.boost import boost_for
 from kinema.train.checkpoint import load_config, load_training, save_training, save_weights
 from kinema.train.dit import random_keep_mask, use_empty_prompt
 from kinema.train.ema import EMA
+from kinema.train.latents import pick_shape
 from kinema.train.runner import param_groups
 
 
@@ -156,13 +157,9 @@ class LatentPool:
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """A batch of one latent shape: images with probability `image_share` (when both exist),
         else a video shape in proportion to its clips; as many clips as the token budget allows."""
-        keys = sorted(k for k, g in self.groups.items() if g["n"])
-        if not keys:
+        if not any(g["n"] for g in self.groups.values()):
             raise ValueError("the latent pool is empty")
-        images, videos = [k for k in keys if k[1] == 1], [k for k in keys if k[1] > 1]
-        pick = images if images and (not videos or rng.random() < image_share) else videos
-        sizes = np.array([self.groups[k]["n"] for k in pick], dtype=np.float64)
-        key = pick[int(rng.choice(len(pick), p=sizes / sizes.sum()))]
+        key = pick_shape({k: g["n"] for k, g in self.groups.items()}, rng, image_share)
         group = self.groups[key]
         _, frames, h, w = key
         size = max(1, min(max_batch, token_budget // max(1, frames * h * w // 4), group["n"]))

@@ -65,9 +65,12 @@ def test_word_states_from_a_cache_of_last_layer_states_to_a_trained_model(tiny_w
 
     export = tmp_path / "export"
     args = ["train", "dit", "--init", str(tiny_weights), "--cache", str(out), "--run", str(tmp_path / "run"), "--export", str(export),
-            "--steps", "2", "--warmup", "1", "--checkpoint-every", "2", "--threads", "1", "--word-states", "--grown-lr-scale", "10"]
+            "--steps", "2", "--warmup", "1", "--checkpoint-every", "2", "--threads", "1", "--word-states", "--grown-lr-scale", "10",
+            "--image-share", "0.5"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["config"]["train"]["image_share"] == 0.5  # the option reaches the run (and its record)
     meta = json.loads((export / "dit.json").read_text())["dit"]
     assert meta["word_states"] and meta["text_dim"] == 768
     for file in tiny_weights.glob("vae*"):
