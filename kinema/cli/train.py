@@ -262,6 +262,7 @@ def stream_command(
     grown_lr_scale: float = GROWN_LR_SCALE,
     high_noise_rate: float = HIGH_NOISE_RATE,
     high_noise_from: float = HIGH_NOISE_FROM,
+    image_share: float = typer.Option(0.2, help="Share of batches made of single images, the rest videos (joint image-video training)."),
     data_seed: int = typer.Option(7, min=0, help="World seed: batch k of the i-th distribution (medium, full) comes from seed DATA_SEED + i. Runs from the same seed render the same clips: continue trained weights with a seed no run before used (the shipped DiT saw 7 and 8). --resume keeps the run's own seed and goes on after its last batch."),
 ) -> None:
     """Train the DiT on world clips rendered on the fly and encoded on the device: the GPU recipe.
@@ -290,10 +291,12 @@ def stream_command(
             raise ValueError(f"--init {init} is not a weights folder: it has no {name}")
     words = check_word_states(init, word_states)
     check_high_noise(high_noise_rate, high_noise_from)
+    if not 0 <= image_share <= 1:
+        raise ValueError(f"--image-share {image_share} must be in [0, 1] (a share of batches)")
     cfg = StreamConfig(seconds=seconds, max_steps=max_steps, lr=lr, warmup=warmup, token_budget=token_budget, max_batch=max_batch, workers=workers,
                        ingest_per_step=ingest_per_step, max_pool=max_pool, save_every=save_every, position_features=position_features,
                        word_states=words, grown_lr_scale=grown_lr_scale, high_noise_rate=high_noise_rate, high_noise_from=high_noise_from,
-                       data_seed=data_seed)
+                       data_seed=data_seed, image_share=image_share)
     if resume and not (run / "state" / "state.json").exists():
         raise ValueError(f"--resume: no stream state in {run / 'state'} (start without --resume)")
     from rich.console import Console

@@ -63,6 +63,7 @@ def test_the_latent_cache_draws_batches_by_the_share(tmp_path: Path) -> None:
 
 
 def test_image_share_out_of_range_is_a_clear_cli_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["train", "dit", "--cache", str(tmp_path), "--run", str(tmp_path / "run"), "--image-share", "-0.1"])
-    assert result.exit_code == 2, result.output
-    assert "--image-share -0.1 must be in [0, 1]" in " ".join(result.output.split())
+    for command in (["train", "dit", "--cache", str(tmp_path)], ["train", "stream", "--init", "weights/kinema-tiny"]):
+        result = CliRunner().invoke(app, [*command, "--run", str(tmp_path / "run"), "--image-share", "-0.1"])
+        assert result.exit_code == 2, result.output
+        assert "--image-share -0.1 must be in [0, 1]" in " ".join(result.output.split())
