@@ -162,13 +162,21 @@ def _propose_linear(room: _Room, obj: ObjectSpec, rng: np.random.Generator, atte
     speed = obj.speed
     if obj.motion == "slide":
         if speed is None:
-            cap = min((hi[a] - lo[a] if given[a] is None else (hi[a] - given[a] if d[a] > 0 else given[a] - lo[a])) / per_speed[a] for a in moving)
+            # The start first, anywhere the slowest slide still ends inside; then a speed that
+            # fits. Picking the speed first put every slide on the far side from its direction,
+            # so captions' start places ("on the left") fully gave away the way ("to the right")
+            # and a model could learn either word for both (benchmarks/direction_probe.py --start).
+            for a in moving:
+                if start[a] is None:
+                    least = slow * per_speed[a]
+                    start[a] = _pick(rng, lo[a], max(lo[a], hi[a] - least)) if d[a] > 0 \
+                        else _pick(rng, min(hi[a], lo[a] + least), hi[a])
+            cap = min((hi[a] - start[a] if d[a] > 0 else start[a] - lo[a]) / per_speed[a] for a in moving)  # type: ignore[operator]
             speed = _pick(rng, slow, min(fast, cap)) if cap >= slow else max(cap, 0.0)
         for a in moving:
-            if start[a] is None:
+            if start[a] is None:  # the speed was given: start on the far side, with a little slack
                 travel = speed * per_speed[a]
                 first, last = (lo[a], hi[a] - travel) if d[a] > 0 else (lo[a] + travel, hi[a])
-                # Start on the side opposite the direction, with a little slack.
                 offset = rng.uniform(0, 0.4) * max(last - first, 0.0)
                 start[a] = first + offset if d[a] > 0 else max(last, first) - offset
     elif obj.motion == "enter":

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from direction_probe import WAYS, classify, probe, seed_agreement, travel  # noqa: E402
+from direction_probe import WAYS, classify, probe, prompt_for, seed_agreement, travel  # noqa: E402
 
 
 def _clip(xs: list[int | None], size: int = 32) -> list[np.ndarray]:
@@ -56,7 +56,20 @@ def test_the_worlds_own_renders_move_every_way_they_are_asked() -> None:
 
 
 def test_probe_runs_a_weights_folder(tiny_weights: Path) -> None:
-    result = probe(str(tiny_weights), seeds=1, frames=5)
-    assert result["clips"] == 8 and result["frames"] == 5
+    result = probe(str(tiny_weights), seeds=1, frames=5, guidance=3.0, start="far")
+    assert result["clips"] == 8 and result["frames"] == 5 and result["guidance"] == 3.0
     assert 0.0 <= result["asked_way"] + result["opposite"] <= result["moving"] <= 1.0
     assert set(result["per_way"]) == set(WAYS)
+
+
+def test_start_places_the_object_far_from_near_to_or_between_its_ways() -> None:
+    assert "on the right slides to the left" in prompt_for("square", "left", "far")
+    assert "at the top slides up" in prompt_for("circle", "up", "near")
+    assert "in the center slides down" in prompt_for("circle", "down")
+    far = probe("world", seeds=1, start="far")
+    assert far["start"] == "far" and far["asked_way"] == 1.0 and far["opposite"] == 0.0
+    # Heading for the near edge, the world's slide must stop short of it: it hardly moves, and
+    # never the opposite way (a model that does moves away from the named place, not as told).
+    near = probe("world", seeds=1, start="near")
+    assert near["moving"] == 0.0 and near["opposite"] == 0.0
+    assert all(travel_ < 0 for travel_ in near["per_way"]["left"]["mean_travel"][:1])

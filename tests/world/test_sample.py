@@ -54,7 +54,7 @@ def test_overrides_and_bad_distributions() -> None:
 
 
 def in_frame_fraction(motion: str, seeds: range) -> list[float]:
-    dist = SceneDistribution(sizes=((64, 64), (112, 64), (64, 96)), frames=(33, 65), motions=(motion,))
+    dist = SceneDistribution(sizes=((64, 64), (112, 64), (64, 96)), frames=(17, 33, 65), motions=(motion,))
     out = []
     for seed in seeds:
         clip = render(sample_scene(seed, dist))
@@ -136,3 +136,28 @@ def test_push_of_a_mover_is_an_error() -> None:
     b = ObjectSpec(color="blue", motion="bounce")
     with pytest.raises(ValueError, match="push"):
         place(Scene(objects=(a, b), interactions=(Interaction("push", 0, 1),)), 0)
+
+
+def test_a_slides_start_place_does_not_give_away_its_direction() -> None:
+    """Start first, speed second: short slides start on the far side or in the middle, not always
+    on the far side (which let captions' "on the left" stand for "to the right")."""
+    from kinema.world.regions import start_region
+
+    dist = SceneDistribution(frames=(17,), motions=("slide",))
+    starts = {"far": 0, "center": 0, "near": 0}
+    speeds = []
+    for seed in range(120):
+        scene = sample_scene(seed, dist)
+        obj = scene.objects[0]
+        if obj.direction not in ("left", "right"):
+            continue
+        region = start_region(scene, obj)[0]  # type: ignore[index]
+        far = "right" if obj.direction == "left" else "left"
+        starts["far" if region == far else "center" if region == "center" else "near"] += 1
+        speeds.append(obj.speed)
+        centers = trajectories(scene).center[:, 0, 0]
+        assert (centers[-1] - centers[0]) * (1 if obj.direction == "right" else -1) > 0
+    total = sum(starts.values())
+    assert total > 40 and starts["near"] == 0
+    assert 0.3 < starts["center"] / total < 0.8 and 0.2 < starts["far"] / total < 0.7
+    assert min(speeds) >= 0.15 - 1e-9 and max(speeds) <= 0.45 + 1e-9
