@@ -34,17 +34,20 @@ import math
 import numpy as np
 from position_probe import red_centre
 
+from kinema.world.sample import OPPOSITE
+
 WAYS = {"left": ("to the left", (-1.0, 0.0)), "right": ("to the right", (1.0, 0.0)),
         "up": ("up", (0.0, -1.0)), "down": ("down", (0.0, 1.0))}
 MIN_TRAVEL = 0.05  # of the frame over the clip: less is standing still
 WITHIN = math.cos(math.radians(45))
 
 
-# Where the object starts: the center, or the far side from the asked way, as the world places
-# sliders (room to move) and so as nearly every training caption of a slide reads.
+# Where the object starts: the center; the far side from the asked way, as the world placed every
+# long slide (room to move) and so as its training captions of slides read; or the near side.
+SIDES = {"left": "on the left", "right": "on the right", "up": "at the top", "down": "at the bottom"}
 STARTS = {"center": {way: "in the center" for way in WAYS},
-          "far": {"left": "on the right", "right": "on the left", "up": "at the bottom", "down": "at the top"},
-          "near": {"left": "on the left", "right": "on the right", "up": "at the top", "down": "at the bottom"}}
+          "far": {way: SIDES[OPPOSITE[way]] for way in WAYS},
+          "near": SIDES}
 
 
 def prompt_for(shape: str, way: str, start: str = "center") -> str:

@@ -72,4 +72,4 @@ def test_start_places_the_object_far_from_near_to_or_between_its_ways() -> None:
     # never the opposite way (a model that does moves away from the named place, not as told).
     near = probe("world", seeds=1, start="near")
     assert near["moving"] == 0.0 and near["opposite"] == 0.0
-    assert all(travel_ < 0 for travel_ in near["per_way"]["left"]["mean_travel"][:1])
+    assert near["per_way"]["left"]["mean_travel"][0] < 0

@@ -9,7 +9,7 @@ from kinema.world.palette import FLOOR_FRACTION
 from kinema.world.physics import half_extents, motion_at, size_px, throw_launch, trajectories
 from kinema.world.render import render
 from kinema.world.sample import DISTRIBUTIONS, SceneDistribution, place, sample_scene
-from kinema.world.scene import GRAVITY, Interaction, ObjectSpec, Scene
+from kinema.world.scene import GRAVITY, SLIDE_SPEED_RANGE, Interaction, ObjectSpec, Scene
 
 
 @pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
@@ -160,4 +160,5 @@ def test_a_slides_start_place_does_not_give_away_its_direction() -> None:
     total = sum(starts.values())
     assert total > 40 and starts["near"] == 0
     assert 0.3 < starts["center"] / total < 0.8 and 0.2 < starts["far"] / total < 0.7
-    assert min(speeds) >= 0.15 - 1e-9 and max(speeds) <= 0.45 + 1e-9
+    slow, fast = SLIDE_SPEED_RANGE
+    assert min(speeds) >= slow - 1e-9 and max(speeds) <= fast + 1e-9
