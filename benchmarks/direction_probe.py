@@ -34,7 +34,7 @@ import math
 import numpy as np
 from position_probe import red_centre
 
-from kinema.world.sample import OPPOSITE
+from kinema.world.palette import OPPOSITE
 
 WAYS = {"left": ("to the left", (-1.0, 0.0)), "right": ("to the right", (1.0, 0.0)),
         "up": ("up", (0.0, -1.0)), "down": ("down", (0.0, 1.0))}

@@ -42,7 +42,7 @@ from kinema.world.grammar import (
     SPIN_PHRASES,
     plural,
 )
-from kinema.world.palette import COLOR_SYNONYMS
+from kinema.world.palette import COLOR_SYNONYMS, OPPOSITE
 from kinema.world.physics import motion_at
 from kinema.world.regions import speed_word, start_region
 from kinema.world.scene import Interaction, Scene
@@ -222,9 +222,6 @@ def _edge(direction: str, say: _Say) -> str:
         return say.pick((f"{top} {h} corner", f"{'upper' if v == 'up' else 'lower'} {h} corner", f"{top} {h}"))
     name = {"up": "top", "down": "bottom"}.get(direction, direction)
     return say.pick((f"{name} edge", f"{name} side", name) if name in ("left", "right") else (f"{name} edge", name))
-
-
-OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 
 
 def _motion_phrase(f: dict[str, Any], say: _Say) -> str:

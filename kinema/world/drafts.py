@@ -16,7 +16,7 @@ from typing import Any
 
 from kinema.world.grammar import PromptError
 from kinema.world.regions import SPEED_POINTS, region_point
-from kinema.world.palette import DIRECTIONS
+from kinema.world.palette import DIRECTIONS, OPPOSITE
 from kinema.world.scene import GRAVITY_MOTIONS, TRANSLATING, Camera, Interaction, ObjectSpec, Scene, Shot
 
 # A motion that rules beside others: "leaves and comes back" is a return, "falls and bounces" a fall.
@@ -32,8 +32,6 @@ DEFAULT_FRAMINGS = ("medium", "close-up", "wide")
 FRAMING_ZOOM: dict[str, float] = {"wide": 0.6, "medium": 1.0, "close-up": 1.6}  # see Shot.framing
 STATIONARY = frozenset({"still", "spin", "grow", "shrink"})  # what a push can strike
 MOVERS = frozenset({"slide", "enter", "exit"})  # straight-line movers: what can collide or push (physics)
-OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up",
-            "up-left": "down-right", "down-right": "up-left", "up-right": "down-left", "down-left": "up-right"}
 
 
 @dataclass

@@ -61,6 +61,8 @@ DIRECTIONS: dict[str, tuple[float, float]] = {
     "down-left": (-0.7071067811865476, 0.7071067811865476),
     "down-right": (0.7071067811865476, 0.7071067811865476),
 }
+OPPOSITE: dict[str, str] = {"left": "right", "right": "left", "up": "down", "down": "up",
+                             "up-left": "down-right", "down-right": "up-left", "up-right": "down-left", "down-left": "up-right"}
 SPIN_DIRECTIONS: tuple[str, ...] = ("clockwise", "counterclockwise")
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kinema.world.palette import BACKGROUNDS, COLORS, DIRECTIONS, SHAPES, SIZES, SPIN_DIRECTIONS, allowed
+from kinema.world.palette import BACKGROUNDS, COLORS, DIRECTIONS, OPPOSITE, SHAPES, SIZES, SPIN_DIRECTIONS, allowed
 from kinema.world.physics import LINEAR_MOTIONS, RETURN_MARGIN, THROW_MIN_SPAN, floor_top, half_extents, motion_at, size_px, trajectories
 from kinema.world.scene import (
     CAMERA_MOTIONS,
@@ -44,8 +44,6 @@ from kinema.world.scene import (
 NOMINAL_DURATION = 4.0  # s: a 1-frame scene is placed as the first frame of a default clip
 PLACE_TRIES = 40  # random tries for a non-overlapping spot before taking the best one seen
 STATIONARY = frozenset({"still", "spin", "grow", "shrink"})
-OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up",
-            "up-left": "down-right", "down-right": "up-left", "up-right": "down-left", "down-left": "up-right"}
 # Horizontal moves read most naturally (and keep clear of the floor), so they are drawn more often.
 DIRECTION_WEIGHTS = {"left": 3, "right": 3, "up": 1, "down": 1, "up-left": 1, "up-right": 1, "down-left": 1, "down-right": 1}
 SERVED_SIZES = ((64, 64), (96, 64), (64, 96), (112, 64))
